@@ -1,0 +1,106 @@
+"""Lower a graph and its memory plan to a self-contained C99 library.
+
+``lower(graph, board)`` decides everything (kernel per layer, constants, plan) and returns a
+``Lowered`` record of plain data; ``render(lowered)`` prints it through the Jinja templates and
+returns ``{relative path: file text}``. Only the CLI writes files.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinyrt import planner
+from tinyrt.errors import UnsupportedOp
+from tinyrt.ir import DTYPE_CTYPES, Graph
+from tinyrt.ops import Buf, Call, Const, Scratch, op_module
+
+from .render import render
+
+__all__ = ["Layer", "Lowered", "lower", "render", "generate"]
+
+
+@dataclass
+class Layer:
+    index: int
+    op_type: str
+    name: str
+    call: Call | None       # None: an alias (RESHAPE/SQUEEZE) that needs no code
+    macs: int
+    inputs: list[int]
+    outputs: list[int]
+
+
+@dataclass
+class Lowered:
+    graph: Graph
+    board: dict
+    plan: planner.Plan
+    layers: list[Layer]
+    model_hash: str
+    options: dict = field(default_factory=dict)
+
+    @property
+    def kernel_headers(self) -> list[str]:
+        return sorted({layer.call.header for layer in self.layers if layer.call})
+
+    @property
+    def const_tensors(self) -> list[int]:
+        """Constant tensors a kernel reads directly (weights), in first-use order."""
+        seen: dict[int, None] = {}
+        for layer in self.layers:
+            for a in (layer.call.args if layer.call else []):
+                if isinstance(a, Buf) and self.graph.t(a.tensor).is_const:
+                    seen[a.tensor] = None
+        return list(seen)
+
+    def weights_bytes(self) -> int:
+        total = sum(self.graph.t(t).nbytes for t in self.const_tensors)
+        for layer in self.layers:
+            total += sum(c.nbytes for c in (layer.call.consts.values() if layer.call else []))
+        return total
+
+
+def check(graph: Graph) -> None:
+    """Raise UnsupportedOp, naming the op, for the first op the kernels cannot compute."""
+    for i, op in enumerate(graph.ops):
+        try:
+            op_module(op.type).check(graph, op)
+        except UnsupportedOp as e:
+            raise UnsupportedOp(f"op #{i} {op.type} ('{op.name}'): {e.message}", e.hints) from None
+
+
+def lower(graph: Graph, board: dict, strategy: str = "greedy") -> Lowered:
+    check(graph)
+    calls = [op_module(op.type).lower(graph, op, board) for op in graph.ops]
+    scratch = {i: c.scratch_bytes for i, c in enumerate(calls) if c.scratch_bytes}
+    plan = planner.plan(graph, scratch, alignment=board.get("alignment", 8), strategy=strategy)
+    layers = []
+    for i in plan.order:
+        op, call = graph.ops[i], calls[i]
+        mod = op_module(op.type)
+        aliased = getattr(mod, "ALIAS", False) and op.inputs and not graph.t(op.inputs[0]).is_const \
+            and plan.tensor_offset(op.inputs[0]) == plan.tensor_offset(op.outputs[0])
+        layers.append(Layer(index=i, op_type=op.type, name=op.name, call=None if aliased else call,
+                            macs=mod.macs(graph, op), inputs=op.inputs, outputs=op.outputs))
+    return Lowered(graph=graph, board=board, plan=plan, layers=layers,
+                   model_hash=graph_hash(graph))
+
+
+def graph_hash(graph: Graph) -> str:
+    """A stable fingerprint of what the firmware computes (shapes, quantisation, weights)."""
+    h = hashlib.sha256()
+    for t in graph.tensors:
+        h.update(f"{t.shape}{t.dtype}".encode())
+        if t.quant is not None:
+            h.update(t.quant.scale.tobytes() + t.quant.zero_point.tobytes())
+        if t.data is not None:
+            h.update(np.ascontiguousarray(t.data).tobytes())
+    for op in graph.ops:
+        h.update(f"{op.type}{op.inputs}{op.outputs}{sorted(op.attrs.items())}".encode())
+    return h.hexdigest()[:16]
+
+
+def generate(graph: Graph, board: dict, strategy: str = "greedy") -> dict[str, str]:
+    return render(lower(graph, board, strategy))

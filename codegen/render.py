@@ -1,0 +1,152 @@
+"""Turn a ``Lowered`` model into C files through the Jinja templates in templates/.
+
+Everything the templates print is prepared here as plain values: C literals for numbers, the
+arena offset and C type of each pointer argument, one comment line per layer.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import jinja2
+import numpy as np
+
+from tinyrt.ir import DTYPE_CTYPES
+from tinyrt.ops import Buf, Const, Scratch
+from tinyrt.paths import data_dir
+
+_NP_CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t",
+              np.dtype(np.int16): "int16_t", np.dtype(np.uint16): "uint16_t",
+              np.dtype(np.int32): "int32_t", np.dtype(np.int64): "int64_t",
+              np.dtype(np.float32): "float", np.dtype(np.float16): "uint16_t"}
+
+
+def c_int(v: int) -> str:
+    v = int(v)
+    if v == -(1 << 31):
+        return "INT32_MIN"
+    return str(v)
+
+
+def c_float(v: float) -> str:
+    """The float32 value exactly, as a C literal (9 significant digits round-trip float32)."""
+    f = float(np.float32(v))
+    if math.isinf(f):
+        return "INFINITY" if f > 0 else "-INFINITY"
+    text = f"{f:.9g}"
+    if not re.search(r"[.e]", text):
+        text += ".0"
+    return text + "f"
+
+
+def c_values(arr: np.ndarray, per_line: int = 16) -> list[str]:
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    if flat.dtype == np.float16:
+        flat = flat.view(np.uint16)
+    fmt = c_float if flat.dtype == np.float32 else c_int
+    items = [fmt(v) for v in flat.tolist()]
+    return [", ".join(items[i:i + per_line]) + "," for i in range(0, len(items), per_line)]
+
+
+def c_ident(text: str, limit: int = 28) -> str:
+    tail = re.split(r"[/;:]", text.rstrip("/;:"))[-1] if text else ""
+    ident = re.sub(r"\W+", "_", tail).strip("_").lower()[:limit]
+    return ident or "t"
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["c_values"] = c_values
+    return env
+
+
+def _tensor_desc(graph, t: int) -> str:
+    tensor = graph.t(t)
+    return f"{tensor.dtype}{list(tensor.shape)}"
+
+
+def _io(lowered, indices: list[int]) -> list[dict]:
+    g, plan = lowered.graph, lowered.plan
+    out = []
+    for t in indices:
+        tensor = g.t(t)
+        q = tensor.quant
+        out.append({"name": tensor.name, "offset": plan.tensor_offset(t), "bytes": tensor.nbytes,
+                    "ctype": DTYPE_CTYPES[tensor.dtype], "dtype": tensor.dtype,
+                    "shape": list(tensor.shape) or [1],
+                    "scale": c_float(q.scale[0]) if q is not None else "0.0f",
+                    "zero_point": int(q.zero_point[0]) if q is not None else 0})
+    return out
+
+
+def context(lowered) -> dict:
+    g, plan = lowered.graph, lowered.plan
+    weights = {}
+    for t in lowered.const_tensors:
+        tensor = g.t(t)
+        weights[t] = {"name": f"w{t}_{c_ident(tensor.name)}", "ctype": DTYPE_CTYPES[tensor.dtype],
+                      "count": tensor.size, "data": tensor.data,
+                      "comment": f"{tensor.name[:100]}: {_tensor_desc(g, t)}"}
+    layers, consts = [], []
+    for n, layer in enumerate(lowered.layers):
+        desc = (f"{layer.op_type} '{layer.name[:80]}': "
+                f"{', '.join(_tensor_desc(g, t) for t in layer.inputs if t >= 0)}"
+                f" -> {', '.join(_tensor_desc(g, t) for t in layer.outputs)}")
+        entry = {"n": n, "comment": desc, "kernel": None, "args": []}
+        if layer.call is not None:
+            names = {}
+            for cname, arr in layer.call.consts.items():
+                names[cname] = f"l{n:02d}_{cname}"
+                consts.append({"name": names[cname], "ctype": _NP_CTYPES[arr.dtype],
+                               "count": arr.size, "data": arr,
+                               "comment": f"layer {n} ({layer.op_type}) {cname}"})
+            entry["kernel"] = layer.call.kernel
+            entry["args"] = [_arg(a, g, plan, weights, names, layer.index) for a in layer.call.args]
+        layers.append(entry)
+    io_ctype = lambda ts: (DTYPE_CTYPES[g.t(ts[0]).dtype]
+                           if len({g.t(t).dtype for t in ts}) == 1 else "uint8_t")
+    return {"model_name": g.name, "model_hash": lowered.model_hash, "arena_bytes": plan.arena_bytes,
+            "board": lowered.board["id"], "alignment": max(16, plan.alignment),
+            "inputs": _io(lowered, g.inputs), "outputs": _io(lowered, g.outputs),
+            "input_ctype": io_ctype(g.inputs), "output_ctype": io_ctype(g.outputs),
+            "kernel_headers": lowered.kernel_headers, "weights": list(weights.values()),
+            "consts": consts, "layers": layers,
+            "macs": sum(layer.macs for layer in lowered.layers)}
+
+
+def _arg(a, g, plan, weights, const_names, op_index) -> dict:
+    if isinstance(a, Buf):
+        if a.tensor in weights:
+            return {"kind": "flash", "name": weights[a.tensor]["name"]}
+        return {"kind": "arena", "ctype": DTYPE_CTYPES[g.t(a.tensor).dtype],
+                "offset": plan.tensor_offset(a.tensor)}
+    if isinstance(a, Const):
+        return {"kind": "flash", "name": const_names[a.name]}
+    if isinstance(a, Scratch):
+        return {"kind": "arena", "ctype": "void", "offset": plan.scratch_offset(op_index)}
+    if isinstance(a, (bool, np.bool_)):
+        return {"kind": "literal", "text": "1" if a else "0"}
+    if isinstance(a, (int, np.integer)):
+        return {"kind": "literal", "text": c_int(a)}
+    if isinstance(a, (float, np.floating)):
+        return {"kind": "literal", "text": c_float(a)}
+    raise TypeError(f"kernel argument {a!r} of op {op_index} has no C form")
+
+
+def render(lowered, host_main: bool = True) -> dict[str, str]:
+    env = _env()
+    ctx = context(lowered)
+    files = {
+        "model.h": env.get_template("model.h.j2").render(ctx),
+        "model.c": env.get_template("model.c.j2").render(ctx),
+        "model_weights.c": env.get_template("model_weights.c.j2").render(ctx),
+        "model_weights.h": env.get_template("model_weights.h.j2").render(ctx),
+        "tinyrt_math.h": (data_dir("templates") / "runtime" / "tinyrt_math.h").read_text(),
+    }
+    for header in lowered.kernel_headers:
+        files[f"kernels/{header}.h"] = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
+    if host_main:
+        files["main_host.c"] = env.get_template("main_host.c.j2").render(ctx)
+    return files

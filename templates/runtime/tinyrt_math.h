@@ -1,0 +1,74 @@
+/*
+ * tinyrt_math.h: the integer arithmetic of TFLite's reference kernels, bit for bit.
+ *
+ * gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT, and TFLite's
+ * MultiplyByQuantizedMultiplier built from them (double rounding, the default build of
+ * tflite-runtime). Every int8 kernel requantises through tr_requantize().
+ *
+ * Shifts of negative values are arithmetic on every compiler tinyrt targets (GCC, Clang).
+ */
+#ifndef TINYRT_MATH_H
+#define TINYRT_MATH_H
+
+#include <stdint.h>
+
+#ifndef TINYRT_KERNEL
+/* Kernels are inlined into each layer's call, so loop bounds and requantisation constants
+ * become compile-time constants of that layer. Define TINYRT_KERNEL as `static` to trade that
+ * specialisation for flash. */
+#define TINYRT_KERNEL static inline __attribute__((always_inline))
+#endif
+
+#define TR_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TR_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define TR_CLAMP(x, lo, hi) TR_MIN(TR_MAX((x), (lo)), (hi))
+
+/* round((a * b) / 2^31), saturating the single overflow case INT32_MIN * INT32_MIN. */
+static inline int32_t tr_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    /* C division truncates toward zero, exactly as gemmlowp's does. */
+    return (int32_t)((ab + nudge) / (INT64_C(1) << 31));
+}
+
+/* x / 2^exponent, rounding half away from zero. */
+static inline int32_t tr_rounding_divide_by_pot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)((INT64_C(1) << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* MultiplyByQuantizedMultiplier: x * multiplier * 2^(shift - 31), rounded twice as TFLite does. */
+static inline int32_t tr_requantize(int32_t x, int32_t multiplier, int shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    /* The left shift wraps like TFLite's int32 multiply; unsigned keeps it defined in C. */
+    const int32_t shifted = (int32_t)((uint32_t)x << left);
+    return tr_rounding_divide_by_pot(tr_sat_rounding_doubling_high_mul(shifted, multiplier), right);
+}
+
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0. */
+static inline int32_t tr_requantize_lt1(int32_t x, int32_t multiplier, int shift)
+{
+    return tr_rounding_divide_by_pot(tr_sat_rounding_doubling_high_mul(x, multiplier), -shift);
+}
+
+/* MultiplyByQuantizedMultiplierGreaterThanOne: shift >= 0. */
+static inline int32_t tr_requantize_gt1(int32_t x, int32_t multiplier, int shift)
+{
+    return tr_sat_rounding_doubling_high_mul((int32_t)((uint32_t)x << shift), multiplier);
+}
+
+static inline int8_t tr_sat_s8(int32_t x)
+{
+    return (int8_t)TR_CLAMP(x, -128, 127);
+}
+
+#endif /* TINYRT_MATH_H */

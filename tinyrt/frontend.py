@@ -1,0 +1,188 @@
+"""Read a ``.tflite`` flatbuffer into the IR, with an error a user can act on for every bad input."""
+from __future__ import annotations
+
+import os
+import struct
+
+import numpy as np
+import tflite
+
+from . import schema
+from .errors import TinyrtError, UnsupportedOp
+from .ir import Graph, Op, Quant, Tensor
+from .ops import SUPPORTED_OPS
+
+_NP_DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "uint8": np.uint8,
+              "int64": np.int64, "int16": np.int16, "int8": np.int8, "bool": np.bool_}
+
+
+def read_tflite(path: str | os.PathLike) -> Graph:
+    """Load a model file. Raises TinyrtError for anything that is not a usable TFLite model."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            buf = f.read()
+    except FileNotFoundError:
+        raise TinyrtError(f"model file not found: {path}") from None
+    except IsADirectoryError:
+        raise TinyrtError(f"{path} is a directory, not a .tflite model") from None
+    name = os.path.splitext(os.path.basename(path))[0]
+    return parse_tflite(buf, name=name, where=path)
+
+
+def parse_tflite(buf: bytes, name: str = "model", where: str = "<bytes>") -> Graph:
+    _check_header(buf, where)
+    try:
+        model = tflite.Model.GetRootAsModel(buf, 0)
+        nsub = model.SubgraphsLength()
+    except Exception as e:  # a flatbuffer with garbage offsets raises anything
+        raise _corrupt(where, e) from None
+    if nsub != 1:
+        raise TinyrtError(
+            f"{where} has {nsub} subgraphs; tinyrt compiles single-subgraph models only",
+            ["models with control flow (WHILE/IF) or several signatures are not supported",
+             "export one inference function per model"])
+    try:
+        return _read_subgraph(model, buf, name, where)
+    except TinyrtError:
+        raise
+    except Exception as e:
+        raise _corrupt(where, e) from None
+
+
+def _check_header(buf: bytes, where: str) -> None:
+    if len(buf) < 8:
+        raise TinyrtError(f"{where} is not a TFLite model: only {len(buf)} bytes",
+                          ["pass a .tflite file written by the TFLite converter or by tinyrt"])
+    if buf[4:8] != b"TFL3":
+        raise TinyrtError(
+            f"{where} is not a TFLite model (no 'TFL3' file identifier at bytes 4-8)",
+            ["pass a .tflite flatbuffer; Keras .h5, SavedModel and ONNX files must be converted "
+             "first"])
+    root = struct.unpack_from("<I", buf, 0)[0]
+    if root + 4 > len(buf):
+        raise _corrupt(where, f"root table offset {root} beyond the end of the file")
+
+
+def _corrupt(where: str, detail) -> TinyrtError:
+    return TinyrtError(f"{where} is truncated or corrupt: the flatbuffer cannot be parsed ({detail})",
+                       ["re-export the model, or check the download/copy was complete"])
+
+
+def _read_subgraph(model, buf: bytes, name: str, where: str) -> Graph:
+    sg = model.Subgraphs(0)
+    tensors = [_read_tensor(model, buf, sg.Tensors(i), i, where) for i in range(sg.TensorsLength())]
+    ops = []
+    for i in range(sg.OperatorsLength()):
+        ops.append(_read_op(model, sg.Operators(i), i, tensors, where))
+    graph = Graph(tensors=tensors, ops=ops, inputs=[int(i) for i in sg.InputsAsNumpy()],
+                  outputs=[int(i) for i in sg.OutputsAsNumpy()], name=name)
+    for i in graph.inputs + graph.outputs:
+        if not 0 <= i < len(tensors):
+            raise _corrupt(where, f"graph input/output index {i} out of range")
+    return graph
+
+
+def _read_tensor(model, buf: bytes, t, index: int, where: str) -> Tensor:
+    tname = (t.Name() or b"").decode("utf-8", "replace") or f"tensor_{index}"
+    ttype = t.Type()
+    if ttype not in schema.TENSOR_TYPES:
+        raise TinyrtError(
+            f"tensor {index} '{tname}' has dtype {schema.TYPE_NAMES.get(ttype, ttype)}, "
+            f"which tinyrt does not support",
+            [f"supported dtypes: {', '.join(sorted(schema.TENSOR_TYPE_CODES))}"])
+    dtype = schema.TENSOR_TYPES[ttype]
+    shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+    if t.ShapeSignatureLength():
+        sig = [int(d) for d in t.ShapeSignatureAsNumpy()]
+        # A dynamic batch dimension is how Keras exports every model; batch 1 is the only one an
+        # MCU runs (TFLM does the same). Any other unknown dimension has no static plan.
+        if any(d < 0 for d in sig[1:]):
+            raise TinyrtError(
+                f"tensor {index} '{tname}' has a dynamic shape {sig}; tinyrt needs static shapes",
+                ["convert the model with fixed input sizes (e.g. a concrete input_shape)"])
+    if any(d < 0 for d in shape):
+        raise TinyrtError(f"tensor {index} '{tname}' has an unknown dimension in {list(shape)}",
+                          ["convert the model with fixed input sizes"])
+    data = _read_buffer(model, buf, t.Buffer(), dtype, shape, tname, where)
+    return Tensor(name=tname, shape=shape, dtype=dtype, quant=_read_quant(t, len(shape)), data=data)
+
+
+def _read_buffer(model, buf, bindex, dtype, shape, tname, where):
+    if bindex <= 0 or bindex >= model.BuffersLength():
+        return None
+    b = model.Buffers(bindex)
+    if b.Offset() > 1:  # models over 2 GB keep buffers after the flatbuffer
+        start, size = b.Offset(), b.Size()
+        if start + size > len(buf):
+            raise _corrupt(where, f"buffer of tensor '{tname}' runs past the end of the file")
+        raw = buf[start:start + size]
+    else:
+        if b.DataLength() == 0:
+            return None
+        raw = b.DataAsNumpy().tobytes()
+    arr = np.frombuffer(raw, dtype=_NP_DTYPES[dtype])
+    expected = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if arr.size != expected:
+        raise _corrupt(where, f"tensor '{tname}' has {arr.size} values for shape {list(shape)}")
+    return arr.reshape(shape).copy()
+
+
+def _read_quant(t, rank: int) -> Quant | None:
+    q = t.Quantization()
+    if q is None or q.ScaleLength() == 0:
+        return None
+    scale = q.ScaleAsNumpy().astype(np.float32)
+    zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros_like(scale, np.int64)
+    axis = int(q.QuantizedDimension())
+    if scale.size > 1 and not 0 <= axis < max(rank, 1):
+        raise TinyrtError(
+            f"tensor '{(t.Name() or b'').decode()}' is quantised per channel along dimension {axis}, "
+            f"but it has only {rank} dimensions: the model is invalid (TFLite rejects it too)",
+            ["re-convert the model with a current TFLite converter"])
+    return Quant(scale=scale, zero_point=zp, axis=axis)
+
+
+def _read_op(model, op, index: int, tensors: list[Tensor], where: str) -> Op:
+    code = model.OperatorCodes(op.OpcodeIndex())
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if builtin == tflite.BuiltinOperator.CUSTOM:
+        op_name = "CUSTOM:" + (code.CustomCode() or b"?").decode()
+    else:
+        op_name = schema.BUILTIN_NAMES.get(builtin, f"builtin #{builtin}")
+    inputs = [int(i) for i in op.InputsAsNumpy()] if op.InputsLength() else []
+    outputs = [int(i) for i in op.OutputsAsNumpy()] if op.OutputsLength() else []
+    first_in = next((tensors[i] for i in inputs if i >= 0), None)
+    if op_name not in SUPPORTED_OPS:
+        shape = f" on input {first_in.dtype}{list(first_in.shape)}" if first_in else ""
+        raise UnsupportedOp(
+            f"unsupported operator {op_name} (op #{index}{shape})",
+            [f"supported operators: {', '.join(sorted(SUPPORTED_OPS))}",
+             "rewrite the layer with supported ops, or open an issue naming the op"])
+    for i in inputs + outputs:
+        if not -1 <= i < len(tensors):
+            raise _corrupt(where, f"op #{index} refers to tensor {i}")
+    attrs = _read_options(op, op_name)
+    return Op(type=op_name, inputs=inputs, outputs=outputs, attrs=attrs,
+              name=tensors[outputs[0]].name if outputs else f"op{index}")
+
+
+def _read_options(op, op_name: str) -> dict:
+    table_name, fields = schema.OPTIONS[op_name]
+    attrs = {attr: schema.default(attr, kind) for attr, _, kind in fields}
+    if table_name is None or op.BuiltinOptions() is None:
+        return attrs
+    table = getattr(tflite, table_name)()
+    opts = op.BuiltinOptions()
+    table.Init(opts.Bytes, opts.Pos)
+    for attr, field, kind in fields:
+        if kind == "ints":
+            value = [int(v) for v in getattr(table, field + "AsNumpy")()] \
+                if getattr(table, field + "Length")() else None
+        else:
+            value = getattr(table, field)()
+            value = {"padding": lambda v: schema.PADDINGS[v],
+                     "activation": lambda v: schema.ACTIVATIONS[v],
+                     "bool": bool, "int": int, "float": float}[kind](value)
+        attrs[attr] = value
+    return attrs

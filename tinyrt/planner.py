@@ -1,0 +1,165 @@
+"""Memory planning: execution order, buffer lifetimes, in-place reuse and arena offsets.
+
+The plan is data (``Plan``): print it, test it, hand it to codegen. Each stage is a function:
+
+    schedule(graph)                      -> order (op indices)
+    buffers(graph, order, scratch)       -> [Buffer] with lifetimes, aliases folded in
+    pack_greedy / pack_linear(buffers)   -> offsets, arena size
+
+A *buffer* is a span of the arena shared by one or more tensors: a RESHAPE output aliases its
+input, an in-place op's output reuses its input's buffer when the input dies at that op.
+Lifetimes are in steps of the schedule; graph inputs are live from step 0, graph outputs until
+the last step, so tinyrt_invoke() can copy them in and out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .ir import Graph
+from .ops import op_module
+
+
+@dataclass
+class Buffer:
+    tensors: list[int]          # tensor indices sharing this span; scratch buffers have none
+    size: int                   # bytes, unaligned
+    first: int                  # first step it is live
+    last: int                   # last step it is live (inclusive)
+    scratch_of: int | None = None   # op index, for a kernel's scratch buffer
+    offset: int = -1
+
+    def overlaps_in_time(self, other: "Buffer") -> bool:
+        return self.first <= other.last and other.first <= self.last
+
+
+@dataclass
+class Plan:
+    order: list[int]
+    buffers: list[Buffer]
+    arena_bytes: int
+    alignment: int
+    strategy: str
+    live_bytes: list[int] = field(default_factory=list)   # per step: sum of live buffer sizes
+
+    @property
+    def peak_live_bytes(self) -> int:
+        return max(self.live_bytes, default=0)
+
+    def tensor_offset(self, tensor: int) -> int:
+        for b in self.buffers:
+            if tensor in b.tensors:
+                return b.offset
+        raise KeyError(f"tensor {tensor} has no arena buffer")
+
+    def scratch_offset(self, op_index: int) -> int | None:
+        for b in self.buffers:
+            if b.scratch_of == op_index:
+                return b.offset
+        return None
+
+
+def schedule(graph: Graph) -> list[int]:
+    """Execution order. v1 keeps the model's order (a topological order by construction); the
+    patch-based planner replaces this function."""
+    return list(range(len(graph.ops)))
+
+
+def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = None) -> list[Buffer]:
+    """Group tensors into arena buffers and compute their lifetimes over ``order``."""
+    scratch = scratch or {}
+    step_of = {op_i: s for s, op_i in enumerate(order)}
+    last_step = len(order) - 1
+    owner: dict[int, Buffer] = {}
+    result: list[Buffer] = []
+
+    def live_until(t: int) -> int:
+        uses = [step_of[c] for c in graph.consumers().get(t, [])]
+        return last_step if t in graph.outputs else max(uses, default=-1)
+
+    for t in graph.inputs:
+        if t not in owner:
+            b = Buffer([t], graph.t(t).nbytes, 0, max(0, live_until(t)))
+            owner[t] = b
+            result.append(b)
+    for s, op_i in enumerate(order):
+        op = graph.ops[op_i]
+        mod = op_module(op.type)
+        for t in op.outputs:
+            src = op.inputs[0] if op.inputs else -1
+            reuse = (src >= 0 and src in owner and t == op.outputs[0]
+                     and (getattr(mod, "ALIAS", False)
+                          or (getattr(mod, "INPLACE", False) and _dies_at(graph, owner[src], s)
+                              and graph.t(src).nbytes == graph.t(t).nbytes)))
+            if reuse:
+                b = owner[src]
+                b.tensors.append(t)
+                b.last = max(b.last, live_until(t), s)
+                owner[t] = b
+            else:
+                b = Buffer([t], graph.t(t).nbytes, s, max(s, live_until(t)))
+                owner[t] = b
+                result.append(b)
+        if scratch.get(op_i, 0) > 0:
+            result.append(Buffer([], scratch[op_i], s, s, scratch_of=op_i))
+    return result
+
+
+def _dies_at(graph: Graph, buf: Buffer, step: int) -> bool:
+    """True when nothing in ``buf`` is read after ``step`` (aliases included)."""
+    return buf.last <= step and not any(t in graph.outputs for t in buf.tensors)
+
+
+def _align(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+def pack_linear(bufs: list[Buffer], alignment: int) -> int:
+    """Baseline: every buffer gets its own span. Returns the arena size."""
+    offset = 0
+    for b in bufs:
+        b.offset = offset
+        offset += _align(b.size, alignment)
+    return offset
+
+
+def pack_greedy(bufs: list[Buffer], alignment: int) -> int:
+    """Largest buffer first, each at the lowest offset where it fits among the already placed
+    buffers whose lifetimes overlap its own (TFLite Micro's greedy planner, best-fit gap)."""
+    placed: list[Buffer] = []
+    for b in sorted(bufs, key=lambda b: (-b.size, b.first)):
+        busy = sorted((p.offset, p.offset + _align(p.size, alignment))
+                      for p in placed if p.overlaps_in_time(b))
+        need = _align(b.size, alignment)
+        best, best_gap, cursor = None, None, 0
+        for start, end in busy:
+            gap = start - cursor
+            if gap >= need and (best_gap is None or gap < best_gap):
+                best, best_gap = cursor, gap
+            cursor = max(cursor, end)
+        b.offset = best if best is not None else cursor
+        placed.append(b)
+    return max((b.offset + _align(b.size, alignment) for b in bufs), default=0)
+
+
+PACKERS = {"greedy": pack_greedy, "linear": pack_linear}
+
+
+def plan(graph: Graph, scratch: dict[int, int] | None = None, alignment: int = 8,
+         strategy: str = "greedy") -> Plan:
+    order = schedule(graph)
+    bufs = buffers(graph, order, scratch)
+    arena = PACKERS[strategy](bufs, alignment)
+    live = [sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(len(order))]
+    return Plan(order=order, buffers=bufs, arena_bytes=arena, alignment=alignment,
+                strategy=strategy, live_bytes=live)
+
+
+def layer_lower_bound(graph: Graph) -> int:
+    """The largest input+output footprint of any single op: no schedule of whole layers can
+    use less arena (patch-based inference can)."""
+    best = 0
+    for op in graph.ops:
+        ins = {t for t in op.inputs if t >= 0 and not graph.t(t).is_const}
+        total = sum(graph.t(t).nbytes for t in ins | set(op.outputs))
+        best = max(best, total)
+    return best
