@@ -65,3 +65,20 @@ def run(exe: str | os.PathLike, inputs: list[list[np.ndarray]], output_specs: li
             pos += size
         results.append(outs)
     return results
+
+
+def flash_bytes(project_dir: str | os.PathLike, board: dict) -> dict:
+    """Code and constant data of the generated library (model.c + weights) as the host compiler
+    lays them out: text (incl. rodata) + data of the two objects. The runner is not counted."""
+    project = Path(project_dir)
+    cc = os.environ.get("CC") or board.get("build", {}).get("cc", "cc")
+    cflags = list(board.get("build", {}).get("cflags", ["-O2"]))
+    sizes = {}
+    for src in ("model.c", "model_weights.c"):
+        obj = project / (Path(src).stem + ".o")
+        run_checked([cc, *cflags, "-I", str(project), "-c", str(project / src), "-o", str(obj)],
+                    "host compile")
+        out = run_checked(["size", str(obj)], "size", text=True).stdout.splitlines()[-1].split()
+        sizes[src] = int(out[0]) + int(out[1])   # text (with rodata) + data
+    return {"code_bytes": sizes["model.c"], "weights_bytes": sizes["model_weights.c"],
+            "flash_bytes": sizes["model.c"] + sizes["model_weights.c"]}

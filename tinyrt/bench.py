@@ -1,0 +1,64 @@
+"""Benchmarks printed by `tinyrt bench ...`: tinyrt's figures beside TFLite Micro's baselines.
+
+Baselines are read from ``shared/baselines/tflm.json`` (measured TFLite Micro + CMSIS-NN on the
+same emulated boards). Nothing here is asserted; it is measured and printed.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import codegen
+
+from . import planner
+from .boards import load_board
+from .errors import TinyrtError
+from .frontend import read_tflite
+from .paths import _REPO
+
+
+def shared_dir(explicit: str | None = None) -> Path:
+    for cand in (explicit, os.environ.get("TINYRT_SHARED"), _REPO.parent / "shared",
+                 Path.cwd().parent / "shared"):
+        if cand and (Path(cand) / "models").is_dir():
+            return Path(cand)
+    raise TinyrtError("the shared folder with the MLPerf Tiny models and baselines was not found",
+                      ["pass --shared DIR or set TINYRT_SHARED (it holds models/ and baselines/)"])
+
+
+def baselines(shared: Path) -> list[dict]:
+    path = shared / "baselines" / "tflm.json"
+    return json.loads(path.read_text())["rows"] if path.is_file() else []
+
+
+def baseline(rows: list[dict], model: str, board: str, stack: str = "tflm+cmsis-nn") -> dict | None:
+    return next((r for r in rows if r["model"] == model and r["board"] == board
+                 and r["stack"] == stack), None)
+
+
+def int8_models(shared: Path) -> list[Path]:
+    return sorted((shared / "models").glob("*_int8.tflite"))
+
+
+def bench_memory(shared: Path, board_id: str = "qemu-m4") -> list[dict]:
+    board = load_board(board_id)
+    base = baselines(shared)
+    rows = []
+    for path in int8_models(shared):
+        row = {"model": path.stem, "board": board_id}
+        try:
+            graph = read_tflite(path)
+            lowered = codegen.lower(graph, board)
+            row.update(arena_bytes=lowered.plan.arena_bytes,
+                       linear_arena_bytes=codegen.lower(graph, board, "linear").plan.arena_bytes,
+                       layer_lower_bound_bytes=planner.layer_lower_bound(graph),
+                       peak_live_bytes=lowered.plan.peak_live_bytes)
+        except TinyrtError as e:
+            row["error"] = e.message
+        b = baseline(base, path.stem, board_id)
+        row["tflm_arena_bytes"] = b["arena_bytes"] if b else None
+        if b and "arena_bytes" in row:
+            row["ratio_vs_tflm"] = round(row["arena_bytes"] / b["arena_bytes"], 3)
+        rows.append(row)
+    return rows

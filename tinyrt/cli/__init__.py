@@ -1,0 +1,50 @@
+"""The `tinyrt` command. One module per subcommand, each with ``register(subparsers)`` and
+``run(args) -> exit code``; options shared by several live in ``common``.
+
+Errors a user can cause print ``error: ...`` and ``try: ...`` lines and exit 1; the traceback
+is shown only with ``-v``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+import traceback
+
+from ..errors import TinyrtError
+
+COMMANDS = ["compile", "plan", "deploy", "boards", "bench", "demo"]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tinyrt", description="Compile .tflite models to bit-exact C "
+                                "for microcontrollers, deploy them and measure.")
+    p.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}_cmd").register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except TinyrtError as e:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {e.message}", file=sys.stderr)
+        for h in e.hints:
+            print(f"try: {h}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except subprocess.CalledProcessError as e:
+        print(f"error: command failed with exit status {e.returncode}: {e.cmd}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Options and helpers shared by several subcommands."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_BOARD = "qemu-m4"
+
+
+def add_model(p) -> None:
+    p.add_argument("model", help="path to a .tflite model")
+
+
+def add_board(p, default: str = DEFAULT_BOARD) -> None:
+    p.add_argument("--board", "-b", default=default,
+                   help=f"board id (default: {default}; `tinyrt boards` lists them)")
+
+
+def add_json(p) -> None:
+    p.add_argument("--json", metavar="FILE", help="also write a machine-readable report ('-' for stdout)")
+
+
+def add_quiet(p) -> None:
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def write_json(dest: str | None, report: dict) -> None:
+    if not dest:
+        return
+    text = json.dumps(report, indent=2, default=_default) + "\n"
+    if dest == "-":
+        sys.stdout.write(text)
+    else:
+        Path(dest).write_text(text)
+
+
+def _default(o):
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")

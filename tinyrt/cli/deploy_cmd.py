@@ -1,0 +1,68 @@
+"""`tinyrt deploy MODEL [--board B]`: build, run on the board, check every output against
+tflite-runtime and report latency, memory and flash."""
+from __future__ import annotations
+
+from ..boards import load_board
+from ..deploy import deploy_host
+from ..table import table
+from .common import add_board, add_json, add_model, add_quiet, write_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("deploy", help="build, run and verify a model on a board")
+    add_model(p)
+    add_board(p)
+    p.add_argument("--runs", type=int, default=10, help="number of inputs to check (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--inputs", metavar="NPY", help=".npy/.npz of real inputs instead of random ones")
+    p.add_argument("--port", help="serial port or pyserial URL of a running board")
+    p.add_argument("--profile", action="store_true", help="per-layer latency")
+    p.add_argument("--dry-run", action="store_true", help="print the build and flash commands only")
+    p.add_argument("--work-dir", metavar="DIR", help="keep the generated project here")
+    add_json(p)
+    add_quiet(p)
+    p.set_defaults(func=run)
+
+
+def format_report(r: dict) -> str:
+    rows = [["board", r["board"]], ["runs bit-exact", f"{r['bit_exact_runs']}/{r['runs']}"],
+            ["arena", f"{r['memory']['arena_bytes']:,} B"]]
+    mem = r["memory"]
+    if "stack_bytes" in mem:
+        rows.append(["stack (painted)", f"{mem['stack_bytes']:,} B"])
+        rows.append(["peak SRAM", f"{mem['peak_sram_bytes']:,} B"])
+    rows.append(["flash", f"{r['flash_bytes']:,} B (weights {r['weights_bytes']:,} B)"])
+    lat = r.get("latency")
+    if lat:
+        rows.append(["latency", f"{lat['cycles_median']:,} {lat['unit']}"
+                     + (f" ({lat['ms']:.3f} ms)" if lat.get("ms") is not None else "")])
+    rows.append(["MACs", f"{r['macs']:,}"])
+    rows.append(["ops", ", ".join(f"{k} x{v}" for k, v in sorted(r["ops"].items()))])
+    text = table(["", r["model"]], rows)
+    if r.get("layers"):
+        text += "\n\n" + table(["#", "op", "output", "MACs", lat["unit"] if lat else "count"],
+                               [[l["index"], l["op"], "x".join(map(str, l["output_shape"])),
+                                 l["macs"], l["cycles"]] for l in r["layers"]],
+                               title="per layer")
+    return text
+
+
+def run(args) -> int:
+    board = load_board(args.board)
+    if board["kind"] == "host":
+        report = deploy_host(args.model, board, runs=args.runs, seed=args.seed,
+                             inputs_path=args.inputs, work_dir=args.work_dir, quiet=args.quiet)
+    else:
+        from ..device import deploy_device
+        report = deploy_device(args.model, board, runs=args.runs, seed=args.seed,
+                               inputs_path=args.inputs, work_dir=args.work_dir, port=args.port,
+                               profile=args.profile, dry_run=args.dry_run, quiet=args.quiet)
+        if report is None:   # --dry-run printed the commands
+            return 0
+    print(format_report(report))
+    write_json(args.json, report)
+    bad = report["runs"] - report["bit_exact_runs"]
+    if bad:
+        print(f"error: {bad} of {report['runs']} outputs differ from tflite-runtime", flush=True)
+        return 1
+    return 0

@@ -1,0 +1,57 @@
+"""`tinyrt plan MODEL`: the memory plan as a table (per op: output, arena offset, live bytes)."""
+from __future__ import annotations
+
+import codegen
+
+from .. import planner
+from ..boards import load_board
+from ..frontend import read_tflite
+from ..table import table
+from .common import add_board, add_json, add_model, write_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("plan", help="show the memory plan of a model")
+    add_model(p)
+    add_board(p)
+    p.add_argument("--strategy", choices=sorted(planner.PACKERS), default="greedy",
+                   help="arena packing (default: greedy)")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def plan_report(lowered) -> dict:
+    g, plan = lowered.graph, lowered.plan
+    steps = []
+    for s, layer in enumerate(lowered.layers):
+        out = layer.outputs[0]
+        steps.append({"step": s, "op": layer.op_type, "name": layer.name,
+                      "output_shape": list(g.t(out).shape), "output_bytes": g.t(out).nbytes,
+                      "offset": plan.tensor_offset(out), "live_bytes": plan.live_bytes[s],
+                      "kernel": layer.call.kernel if layer.call else "alias"})
+    return {"model": g.name, "board": lowered.board["id"], "strategy": plan.strategy,
+            "arena_bytes": plan.arena_bytes, "peak_live_bytes": plan.peak_live_bytes,
+            "layer_lower_bound_bytes": planner.layer_lower_bound(g),
+            "alignment": plan.alignment, "steps": steps,
+            "buffers": [{"tensors": b.tensors, "bytes": b.size, "offset": b.offset,
+                         "first": b.first, "last": b.last, "scratch_of": b.scratch_of}
+                        for b in plan.buffers]}
+
+
+def format_plan(report: dict) -> str:
+    rows = [[s["step"], s["op"], s["kernel"], "x".join(map(str, s["output_shape"])),
+             s["output_bytes"], s["offset"], s["live_bytes"]] for s in report["steps"]]
+    body = table(["#", "op", "kernel", "output", "bytes", "offset", "live bytes"], rows,
+                 title=f"memory plan of {report['model']} for {report['board']} "
+                       f"({report['strategy']} packing, {report['alignment']}-byte aligned)")
+    return (f"{body}\n\narena {report['arena_bytes']:,} B   peak live {report['peak_live_bytes']:,} B"
+            f"   layer-wise lower bound {report['layer_lower_bound_bytes']:,} B")
+
+
+def run(args) -> int:
+    graph = read_tflite(args.model)
+    lowered = codegen.lower(graph, load_board(args.board), strategy=args.strategy)
+    report = plan_report(lowered)
+    print(format_plan(report))
+    write_json(args.json, report)
+    return 0

@@ -1,0 +1,78 @@
+"""The deploy flow as a function: model -> IR -> plan -> C -> build -> run -> compare -> report.
+
+``deploy_host`` is the fast path (board ``host``); device boards go through ``tinyrt.device``.
+Both return the same report dict (the JSON report of `tinyrt deploy`).
+"""
+from __future__ import annotations
+
+import collections
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import codegen
+
+from . import host, reference
+from .frontend import read_tflite
+from .progress import Progress, step
+from .verify import compare
+
+
+def load_inputs(path: str | None, graph, runs: int, seed: int) -> list[list[np.ndarray]]:
+    """Seeded random inputs, or the samples of a .npy/.npz file (first axis = sample)."""
+    if path is None:
+        rng = np.random.default_rng(seed)
+        return [reference.random_inputs(graph, rng) for _ in range(runs)]
+    from .errors import TinyrtError
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as e:
+        raise TinyrtError(f"cannot read inputs from {path}: {e}") from None
+    arr = data[data.files[0]] if hasattr(data, "files") else data
+    t = graph.t(graph.inputs[0])
+    if arr.size % t.size:
+        raise TinyrtError(f"{path}: {arr.shape} does not split into inputs of shape {list(t.shape)}")
+    arr = arr.reshape(-1, *t.shape)[:runs]
+    if arr.dtype != np.dtype(t.dtype):
+        raise TinyrtError(f"{path} holds {arr.dtype}, the model input is {t.dtype}")
+    return [[x] for x in arr]
+
+
+def base_report(lowered, model_path: str) -> dict:
+    g = lowered.graph
+    return {"model": g.name, "model_path": str(model_path), "model_hash": lowered.model_hash,
+            "board": lowered.board["id"],
+            "ops": dict(collections.Counter(op.type for op in g.ops)),
+            "macs": sum(layer.macs for layer in lowered.layers),
+            "memory": {"arena_bytes": lowered.plan.arena_bytes,
+                       "peak_live_bytes": lowered.plan.peak_live_bytes},
+            "weights_bytes": lowered.weights_bytes()}
+
+
+def deploy_host(model_path: str, board: dict, runs: int = 10, seed: int = 0,
+                inputs_path: str | None = None, work_dir: str | None = None,
+                quiet: bool = False) -> dict:
+    graph = read_tflite(model_path)
+    lowered = codegen.lower(graph, board)
+    work = Path(work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{graph.name}-"))
+    host.write_project(codegen.render(lowered), work)
+    step(f"building {graph.name} for host", not quiet)
+    exe = host.build(work, board)
+    sizes = host.flash_bytes(work, board)
+    inputs = load_inputs(inputs_path, graph, runs, seed)
+    ref = reference.Reference(model_path)
+    specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
+    got = host.run(exe, inputs, specs)
+    results = []
+    with Progress("comparing with tflite-runtime", len(inputs), enabled=not quiet) as bar:
+        for i, (x, y) in enumerate(zip(inputs, got)):
+            results.append(compare(ref.run(x), y, i))
+            bar.advance()
+    report = base_report(lowered, model_path)
+    report.update(runs=len(results), bit_exact_runs=sum(r.bit_exact for r in results),
+                  flash_bytes=sizes["flash_bytes"], code_bytes=sizes["code_bytes"],
+                  project_dir=str(work),
+                  results=[{"run": r.index, "bit_exact": r.bit_exact, "mismatched": r.mismatched,
+                            "max_abs_diff": r.max_abs_diff} for r in results])
+    return report
