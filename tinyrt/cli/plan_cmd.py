@@ -49,8 +49,8 @@ def format_plan(report: dict) -> str:
 
 
 def run(args) -> int:
-    graph = read_tflite(args.model)
-    lowered = codegen.lower(graph, load_board(args.board), strategy=args.strategy)
+    board = load_board(args.board)
+    lowered = codegen.lower(read_tflite(args.model), board, strategy=args.strategy)
     report = plan_report(lowered)
     print(format_plan(report))
     write_json(args.json, report)
