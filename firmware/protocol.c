@@ -1,0 +1,484 @@
+/*
+ * protocol.c: the device side of the tinyrt serial protocol (docs/protocol.md).
+ *
+ * Bytes come in through tr_proto_feed(); a 0x00 ends a frame, which is COBS-decoded in place,
+ * checked (length, CRC-32, version) and dispatched. Every non-empty frame gets exactly one
+ * answer: the response, or an ERROR frame saying what was wrong. I/O only through board.h.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "model.h"
+#include "protocol.h"
+
+#if TR_PROTO_MAX_PAYLOAD < 128 || TR_PROTO_MAX_PAYLOAD > 65000
+#error "TR_PROTO_MAX_PAYLOAD must be between 128 and 65000"
+#endif
+#if TINYRT_NUM_INPUTS > 4 || TINYRT_NUM_OUTPUTS > 4
+#error "the protocol server describes at most 4 inputs and 4 outputs"
+#endif
+
+#define BODY_MAX (TR_PROTO_MAX_PAYLOAD + TR_PROTO_OVERHEAD)
+#define RX_MAX (BODY_MAX + BODY_MAX / 254 + 1)
+#define STR_MAX 48
+#define SEQ_UNKNOWN 0xffffu
+#define MAX_RUNS ((TR_PROTO_MAX_PAYLOAD - 2) / 8)
+#define NUM_LAYERS_1 (TINYRT_NUM_LAYERS > 0 ? TINYRT_NUM_LAYERS : 1)
+
+struct tr_tensor {
+    const char *dtype;
+    uint8_t rank;
+    uint32_t dims[6];
+    float scale;
+    int32_t zero_point;
+    uint32_t bytes;
+};
+
+#define TR_IN(i) { TINYRT_INPUT##i##_DTYPE, TINYRT_INPUT##i##_RANK, TINYRT_INPUT##i##_SHAPE, \
+                   TINYRT_INPUT##i##_SCALE, TINYRT_INPUT##i##_ZERO_POINT, TINYRT_INPUT##i##_BYTES }
+#define TR_OUT(i) { TINYRT_OUTPUT##i##_DTYPE, TINYRT_OUTPUT##i##_RANK, TINYRT_OUTPUT##i##_SHAPE, \
+                    TINYRT_OUTPUT##i##_SCALE, TINYRT_OUTPUT##i##_ZERO_POINT, TINYRT_OUTPUT##i##_BYTES }
+
+/* Inputs first, then outputs, as INFO lists them. */
+static const struct tr_tensor tensors[TINYRT_NUM_INPUTS + TINYRT_NUM_OUTPUTS] = {
+    TR_IN(0),
+#if TINYRT_NUM_INPUTS > 1
+    TR_IN(1),
+#endif
+#if TINYRT_NUM_INPUTS > 2
+    TR_IN(2),
+#endif
+#if TINYRT_NUM_INPUTS > 3
+    TR_IN(3),
+#endif
+    TR_OUT(0),
+#if TINYRT_NUM_OUTPUTS > 1
+    TR_OUT(1),
+#endif
+#if TINYRT_NUM_OUTPUTS > 2
+    TR_OUT(2),
+#endif
+#if TINYRT_NUM_OUTPUTS > 3
+    TR_OUT(3),
+#endif
+};
+
+static uint8_t rx[RX_MAX];
+static uint32_t rx_len;
+static uint8_t rx_overflow;
+
+static uint8_t tx[BODY_MAX];
+static uint32_t tx_len;     /* payload bytes at tx + TR_PROTO_HEADER */
+static uint32_t tx_need;    /* what the payload would take if it had not been cut */
+
+/* The input outside the arena: a run may reuse the input's arena bytes for activations. */
+static uint8_t input_buf[TINYRT_INPUT_BYTES];
+static uint8_t output_ready;
+static uint8_t profile_ready;
+static uint32_t err_detail;
+
+#ifdef TINYRT_PROFILE
+void tinyrt_profile_begin(int layer);
+void tinyrt_profile_end(int layer);
+
+static uint64_t layer_counts[NUM_LAYERS_1];
+static uint64_t layer_start;
+
+void tinyrt_profile_begin(int layer)
+{
+    (void)layer;
+    layer_start = tr_board_counter();
+}
+
+void tinyrt_profile_end(int layer)
+{
+    layer_counts[layer] = tr_board_counter() - layer_start;
+}
+#endif
+
+uint32_t tr_crc32(uint32_t crc, const uint8_t *data, uint32_t len)
+{
+    static const uint32_t nibble[16] = {
+        0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
+        0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
+        0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu,
+    };
+    crc = ~crc;
+    for (uint32_t i = 0; i < len; i++) {
+        crc ^= data[i];
+        crc = (crc >> 4) ^ nibble[crc & 15u];
+        crc = (crc >> 4) ^ nibble[crc & 15u];
+    }
+    return ~crc;
+}
+
+static uint32_t rd16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return rd16(p) | (rd16(p + 2) << 16);
+}
+
+static void out_bytes(const void *data, uint32_t n)
+{
+    tx_need += n;
+    if (tx_need > TR_PROTO_MAX_PAYLOAD) {
+        return;
+    }
+    if (n > 0) {
+        memcpy(tx + TR_PROTO_HEADER + tx_len, data, n);
+    }
+    tx_len += n;
+}
+
+static void out_le(uint32_t v, uint32_t n)
+{
+    uint8_t b[4];
+    for (uint32_t i = 0; i < n; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+    out_bytes(b, n);
+}
+
+static void out_u64(uint64_t v)
+{
+    out_le((uint32_t)v, 4);
+    out_le((uint32_t)(v >> 32), 4);
+}
+
+static void out_str(const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    if (n > STR_MAX) {
+        n = STR_MAX;
+    }
+    out_le(n, 1);
+    out_bytes(s, n);
+}
+
+/* 0x00, the COBS encoding of buf[0..n), 0x00. Blocks are written straight from buf. */
+static void write_cobs(const uint8_t *buf, uint32_t n)
+{
+    static const uint8_t zero = 0;
+    uint32_t start = 0;
+    tr_board_write(&zero, 1);
+    for (;;) {
+        uint32_t end = start;
+        while (end < n && buf[end] != 0 && end - start < 254) {
+            end++;
+        }
+        uint8_t code = (uint8_t)(end - start + 1);
+        tr_board_write(&code, 1);
+        if (end > start) {
+            tr_board_write(buf + start, end - start);
+        }
+        if (end == n) {
+            break;
+        }
+        start = code == 0xff ? end : end + 1;
+    }
+    tr_board_write(&zero, 1);
+}
+
+static void send_frame(uint8_t type, uint32_t seq)
+{
+    tx[0] = TR_PROTO_VERSION;
+    tx[1] = type;
+    tx[2] = (uint8_t)seq;
+    tx[3] = (uint8_t)(seq >> 8);
+    tx[4] = (uint8_t)tx_len;
+    tx[5] = (uint8_t)(tx_len >> 8);
+    uint32_t n = TR_PROTO_HEADER + tx_len;
+    uint32_t crc = tr_crc32(0, tx, n);
+    for (uint32_t i = 0; i < 4; i++) {
+        tx[n + i] = (uint8_t)(crc >> (8 * i));
+    }
+    write_cobs(tx, n + 4);
+}
+
+static void send_error(uint32_t code, uint32_t seq, uint32_t command, uint32_t detail)
+{
+    tx_len = 0;
+    tx_need = 0;
+    out_le(code, 1);
+    out_le(command, 1);
+    out_le(detail, 4);
+    send_frame(TR_CMD_ERROR, seq);
+}
+
+static uint32_t fail(uint32_t code, uint32_t detail)
+{
+    err_detail = detail;
+    return code;
+}
+
+static void out_tensor(const struct tr_tensor *t)
+{
+    uint32_t scale;
+    memcpy(&scale, &t->scale, 4);
+    out_str(t->dtype);
+    out_le(t->rank, 1);
+    for (uint32_t d = 0; d < t->rank && d < 6; d++) {
+        out_le(t->dims[d], 4);
+    }
+    out_le(scale, 4);
+    out_le((uint32_t)t->zero_point, 4);
+    out_le(t->bytes, 4);
+}
+
+static uint32_t cmd_info(uint32_t len)
+{
+    if (len != 0) {
+        return fail(TR_ERR_BAD_ARGUMENT, 0);
+    }
+#ifdef TINYRT_PROFILE
+    const uint32_t flags = 1;
+#else
+    const uint32_t flags = 0;
+#endif
+    out_le(TR_PROTO_MAX_PAYLOAD, 2);
+    out_le(TINYRT_NUM_INPUTS, 1);
+    out_le(TINYRT_NUM_OUTPUTS, 1);
+    out_le(TINYRT_NUM_LAYERS, 2);
+    out_le(flags, 1);
+    out_le(TINYRT_ARENA_BYTES, 4);
+    out_le(tr_board_clock_hz, 4);
+    out_le(TINYRT_INPUT_BYTES, 4);
+    out_le(TINYRT_OUTPUT_BYTES, 4);
+    out_str(TINYRT_MODEL_NAME);
+    out_str(TINYRT_MODEL_HASH);
+    out_str(TINYRT_FW_VERSION);
+    out_str(TINYRT_BOARD_ID);
+    out_str(tr_board_latency_unit);
+    for (uint32_t i = 0; i < TINYRT_NUM_INPUTS + TINYRT_NUM_OUTPUTS; i++) {
+        out_tensor(&tensors[i]);
+    }
+    return 0;
+}
+
+static uint32_t cmd_set_input(const uint8_t *p, uint32_t len)
+{
+    if (len < 4) {
+        return fail(TR_ERR_BAD_ARGUMENT, 4);
+    }
+    uint32_t offset = rd32(p), n = len - 4;
+    if (offset > TINYRT_INPUT_BYTES || n > TINYRT_INPUT_BYTES - offset) {
+        return fail(TR_ERR_BAD_ARGUMENT, TINYRT_INPUT_BYTES);
+    }
+    memcpy(input_buf + offset, p + 4, n);
+    output_ready = 0;
+    out_le(offset, 4);
+    out_le(n, 4);
+    return 0;
+}
+
+static void load_inputs(void)
+{
+    const uint8_t *src = input_buf;
+    for (int i = 0; i < TINYRT_NUM_INPUTS; i++) {
+        memcpy(tinyrt_input(i), src, tensors[i].bytes);
+        src += tensors[i].bytes;
+    }
+}
+
+static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
+{
+    if (len != 2) {
+        return fail(TR_ERR_BAD_ARGUMENT, 2);
+    }
+    uint32_t runs = rd16(p);
+    if (runs == 0 || runs > MAX_RUNS) {
+        return fail(TR_ERR_BAD_ARGUMENT, MAX_RUNS);
+    }
+    out_le(runs, 2);
+    for (uint32_t r = 0; r < runs; r++) {
+        load_inputs();
+        uint64_t start = tr_board_counter();
+        tinyrt_run();
+        out_u64(tr_board_counter() - start);
+    }
+    output_ready = 1;
+    profile_ready = 1;
+    return 0;
+}
+
+static uint32_t cmd_get_output(const uint8_t *p, uint32_t len)
+{
+    if (len != 6) {
+        return fail(TR_ERR_BAD_ARGUMENT, 6);
+    }
+    uint32_t offset = rd32(p), n = rd16(p + 4);
+    if (n > TR_PROTO_MAX_PAYLOAD - 4) {
+        return fail(TR_ERR_BAD_ARGUMENT, TR_PROTO_MAX_PAYLOAD - 4);
+    }
+    if (offset > TINYRT_OUTPUT_BYTES || n > TINYRT_OUTPUT_BYTES - offset) {
+        return fail(TR_ERR_BAD_ARGUMENT, TINYRT_OUTPUT_BYTES);
+    }
+    if (!output_ready) {
+        return fail(TR_ERR_NOT_READY, 0);
+    }
+    out_le(offset, 4);
+    uint32_t base = 0;   /* packed offset of output i */
+    for (int i = 0; i < TINYRT_NUM_OUTPUTS; i++) {
+        uint32_t size = tensors[TINYRT_NUM_INPUTS + i].bytes;
+        uint32_t lo = offset > base ? offset : base;
+        uint32_t hi = offset + n < base + size ? offset + n : base + size;
+        if (lo < hi) {
+            out_bytes((const uint8_t *)tinyrt_output(i) + (lo - base), hi - lo);
+        }
+        base += size;
+    }
+    return 0;
+}
+
+static uint32_t cmd_get_stats(uint32_t len)
+{
+    if (len != 0) {
+        return fail(TR_ERR_BAD_ARGUMENT, 0);
+    }
+    out_le(tr_board_stack_used(), 4);
+    out_le(tr_board_stack_size(), 4);
+    out_le(TINYRT_ARENA_BYTES, 4);
+    out_le(tr_board_static_ram(), 4);
+    out_le(sizeof input_buf, 4);
+    out_le(sizeof rx + sizeof tx, 4);
+    return 0;
+}
+
+static uint32_t cmd_profile(const uint8_t *p, uint32_t len)
+{
+#ifdef TINYRT_PROFILE
+    if (len != 2) {
+        return fail(TR_ERR_BAD_ARGUMENT, 2);
+    }
+    uint32_t start = rd16(p);
+    if (start > TINYRT_NUM_LAYERS) {
+        return fail(TR_ERR_BAD_ARGUMENT, TINYRT_NUM_LAYERS);
+    }
+    if (!profile_ready) {
+        return fail(TR_ERR_NOT_READY, 0);
+    }
+    uint32_t k = TINYRT_NUM_LAYERS - start;
+    if (k > (TR_PROTO_MAX_PAYLOAD - 4) / 8) {
+        k = (TR_PROTO_MAX_PAYLOAD - 4) / 8;
+    }
+    out_le(TINYRT_NUM_LAYERS, 2);
+    out_le(start, 2);
+    for (uint32_t i = 0; i < k; i++) {
+        out_u64(layer_counts[start + i]);
+    }
+    return 0;
+#else
+    (void)p;
+    (void)len;
+    return fail(TR_ERR_NOT_SUPPORTED, 0);
+#endif
+}
+
+static uint32_t dispatch(uint32_t type, const uint8_t *p, uint32_t len)
+{
+    switch (type) {
+    case TR_CMD_PING:
+        out_bytes(p, len);
+        return 0;
+    case TR_CMD_INFO:
+        return cmd_info(len);
+    case TR_CMD_SET_INPUT:
+        return cmd_set_input(p, len);
+    case TR_CMD_INVOKE:
+        return cmd_invoke(p, len);
+    case TR_CMD_GET_OUTPUT:
+        return cmd_get_output(p, len);
+    case TR_CMD_GET_STATS:
+        return cmd_get_stats(len);
+    case TR_CMD_PROFILE:
+        return cmd_profile(p, len);
+    default:
+        return fail(TR_ERR_UNKNOWN_COMMAND, type);
+    }
+}
+
+/* Decode rx[0..n) in place; returns the decoded length, or -1 on a code byte past the end. */
+static int32_t cobs_decode(uint8_t *buf, uint32_t n)
+{
+    uint32_t r = 0, w = 0;
+    while (r < n) {
+        uint32_t code = buf[r++];
+        if (code - 1 > n - r) {   /* also catches code 0, impossible between delimiters */
+            return -1;
+        }
+        for (uint32_t i = 1; i < code; i++) {
+            buf[w++] = buf[r++];
+        }
+        if (code < 0xff && r < n) {
+            buf[w++] = 0;
+        }
+    }
+    return (int32_t)w;
+}
+
+static void handle_frame(void)
+{
+    int32_t decoded = cobs_decode(rx, rx_len);
+    if (decoded < 0) {
+        send_error(TR_ERR_BAD_COBS, SEQ_UNKNOWN, 0, rx_len);
+        return;
+    }
+    uint32_t n = (uint32_t)decoded;
+    if (n < TR_PROTO_OVERHEAD) {
+        send_error(TR_ERR_BAD_LENGTH, n >= 4 ? rd16(rx + 2) : SEQ_UNKNOWN, n >= 2 ? rx[1] : 0, n);
+        return;
+    }
+    uint32_t type = rx[1], seq = rd16(rx + 2), len = rd16(rx + 4);
+    uint32_t crc = rd32(rx + n - 4);
+    if (crc != tr_crc32(0, rx, n - 4)) {
+        send_error(TR_ERR_BAD_CRC, seq, type, crc);
+    } else if (rx[0] != TR_PROTO_VERSION) {
+        send_error(TR_ERR_BAD_VERSION, seq, type, TR_PROTO_VERSION);
+    } else if (len != n - TR_PROTO_OVERHEAD) {
+        send_error(TR_ERR_BAD_LENGTH, seq, type, n);
+    } else if (len > TR_PROTO_MAX_PAYLOAD) {
+        send_error(TR_ERR_OVERSIZE, seq, type, TR_PROTO_MAX_PAYLOAD);
+    } else {
+        tx_len = 0;
+        tx_need = 0;
+        uint32_t err = dispatch(type, rx + TR_PROTO_HEADER, len);
+        if (err != 0) {
+            send_error(err, seq, type, err_detail);
+        } else if (tx_need > TR_PROTO_MAX_PAYLOAD) {
+            send_error(TR_ERR_TOO_LARGE, seq, type, tx_need);
+        } else {
+            send_frame((uint8_t)(type | 0x80u), seq);
+        }
+    }
+}
+
+void tr_proto_feed(uint8_t byte)
+{
+    if (byte != 0) {
+        if (rx_len < RX_MAX) {
+            rx[rx_len++] = byte;
+        } else {
+            rx_overflow = 1;
+        }
+        return;
+    }
+    if (rx_overflow) {
+        send_error(TR_ERR_OVERSIZE, SEQ_UNKNOWN, 0, TR_PROTO_MAX_PAYLOAD);
+    } else if (rx_len > 0) {
+        handle_frame();
+    }
+    rx_len = 0;
+    rx_overflow = 0;
+}
+
+void tr_proto_serve(void)
+{
+    for (;;) {
+        tr_proto_feed(tr_board_getc());
+    }
+}

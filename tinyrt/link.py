@@ -1,0 +1,280 @@
+"""Talk to a board running tinyrt firmware over a serial link (docs/protocol.md).
+
+``Link`` sends one request at a time and waits for its response, retrying a bounded number of
+times (same request id) when a frame is damaged or the answer does not come in time; then it
+raises ``TinyrtError`` saying what the link looked like: silent, garbled or corrupting. ``Device``
+is the typed API on top: ``info()``, ``set_input()``, ``invoke()``, ``get_output()``, ``stats()``,
+``profile()``, and ``run()`` for whole numpy tensors.
+
+A port is a device path (``/dev/ttyACM0``, a pty such as ``/dev/pts/5``) or a pyserial URL
+(``socket://127.0.0.1:4321`` for QEMU's console).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+import numpy as np
+import serial
+
+from . import protocol as p
+from .errors import TinyrtError
+
+DEFAULT_BAUD = 115200
+
+
+def _available_ports() -> str:
+    try:
+        from serial.tools import list_ports
+        ports = [info.device for info in list_ports.comports()]
+    except Exception:  # listing ports is a hint only
+        ports = []
+    return ", ".join(ports) if ports else "none found"
+
+
+def open_port(port: str, baud: int = DEFAULT_BAUD, exclusive: bool = True) -> serial.SerialBase:
+    """Open ``port`` with pyserial; every failure becomes a ``TinyrtError`` with a diagnosis."""
+    is_url = "://" in port
+    if not is_url and not os.path.exists(port):
+        raise TinyrtError(f"port missing: {port} does not exist",
+                          [f"serial ports on this machine: {_available_ports()}",
+                           "is the board plugged in and powered? (`dmesg | tail` shows new USB serial ports)"])
+    try:
+        return serial.serial_for_url(port, baudrate=baud, timeout=0.1, write_timeout=5.0,
+                                     exclusive=None if is_url else exclusive)
+    except serial.SerialException as e:
+        raise _open_error(port, e) from None
+    except ValueError as e:  # pyserial's answer to a malformed URL
+        raise TinyrtError(f"cannot open {port}: {e}", ["a port is a device path or a URL like socket://host:port"]) from None
+
+
+def _open_error(port: str, e: serial.SerialException) -> TinyrtError:
+    code, text = getattr(e, "errno", None), str(e)
+    if "exclusively lock" in text or code in (errno.EBUSY, errno.EAGAIN):
+        return TinyrtError(f"port busy: another program has {port} open",
+                           ["close the other serial monitor (screen, minicom, picocom, `tinyrt monitor`)",
+                            f"`lsof {port}` shows which process holds it"])
+    if code == errno.ENOENT:
+        return TinyrtError(f"port missing: {port} does not exist",
+                           [f"serial ports on this machine: {_available_ports()}"])
+    if code == errno.EACCES:
+        return TinyrtError(f"permission denied opening {port}",
+                           ["add yourself to the serial group: sudo usermod -aG dialout $USER (then log in again)"])
+    if "refused" in text.lower() or "errno 111" in text.lower():
+        return TinyrtError(f"port missing: nothing is listening at {port}",
+                           ["is the emulator running? start it with `tinyrt flash DIR --board qemu-m4`",
+                            "check the TCP port number"])
+    return TinyrtError(f"cannot open {port}: {text}")
+
+
+class Link:
+    """Request/response over one open port. ``timeout`` is per attempt, in seconds; ``retries``
+    is how many times a request is sent again after the first attempt failed."""
+
+    def __init__(self, port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0, retries: int = 3,
+                 exclusive: bool = True):
+        self.port, self.baud, self.timeout, self.retries = port, baud, timeout, retries
+        self.serial = open_port(port, baud, exclusive)
+        self.splitter = p.FrameSplitter()
+        self.valid_frames = 0     # valid frames received since the port was opened
+        self._seq = 0
+
+    def close(self) -> None:
+        self.serial.close()
+
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) % p.SEQ_UNKNOWN
+        return self._seq
+
+    def request(self, request, timeout: float | None = None):
+        """Send ``request`` (a ``protocol`` request dataclass) and return its decoded response.
+        A device ERROR that retrying cannot fix raises ``TinyrtError`` at once."""
+        seq = self._next_seq()
+        wire = p.encode_frame(p.request_frame(request, seq))
+        name = request.command.name
+        received_before, problems = self.splitter.received, []
+        for _ in range(self.retries + 1):
+            self._drain()
+            self._write(wire)
+            outcome = self._await(seq, name, timeout or self.timeout)
+            if not isinstance(outcome, str):
+                return outcome
+            problems.append(outcome)
+        raise self._diagnose(name, problems, self.splitter.received - received_before)
+
+    def _await(self, seq: int, name: str, timeout: float):
+        """The response to ``seq``, or a string saying why this attempt failed."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            for raw in self.splitter.feed(self._read(left)):
+                try:
+                    frame = p.decode_frame(raw)
+                    response = p.decode_response(frame)
+                except p.ProtocolError as e:
+                    return f"damaged frame from the device ({e.code.name}: {e})"
+                self.valid_frames += 1
+                if isinstance(response, p.DeviceError) and response.retryable:
+                    if frame.seq in (seq, p.SEQ_UNKNOWN):
+                        return f"the device received a damaged request ({response.describe()})"
+                    continue
+                if frame.seq != seq:
+                    continue  # an answer to an earlier attempt that was given up on
+                if isinstance(response, p.DeviceError):
+                    raise _device_error(name, response)
+                if (frame.type & ~p.RESPONSE_BIT) != p.Command[name]:
+                    return f"answer of the wrong type {frame.type:#04x}"
+                return response
+        return f"no answer within {timeout:g} s"
+
+    def _read(self, timeout: float) -> bytes:
+        try:
+            self.serial.timeout = max(0.001, min(timeout, 0.25))
+            return self.serial.read(max(1, self.serial.in_waiting))
+        except (serial.SerialException, OSError) as e:
+            raise TinyrtError(f"lost the connection to {self.port}: {e}",
+                              ["the board was unplugged, reset or the emulator exited"]) from None
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.serial.write(data)
+        except (serial.SerialException, OSError) as e:
+            raise TinyrtError(f"cannot write to {self.port}: {e}",
+                              ["the board was unplugged, reset or the emulator exited"]) from None
+
+    def _drain(self) -> None:
+        try:
+            self.serial.reset_input_buffer()
+        except (serial.SerialException, OSError):
+            pass
+        self.splitter.clear()
+
+    def _diagnose(self, name: str, problems: list[str], received: int) -> TinyrtError:
+        tries = f"{name} failed {len(problems)} times"
+        detail = "; ".join(dict.fromkeys(problems))
+        if received == 0:
+            if self.valid_frames:
+                return TinyrtError(f"board silent: it answered before but not {name} ({tries}: {detail})",
+                                   ["the firmware may have crashed or hung; reset the board or restart the emulator"])
+            return TinyrtError(
+                f"board silent: no bytes at all from {self.port} ({tries}: {detail})",
+                ["is the board flashed with tinyrt firmware and running? (`tinyrt flash DIR --board B`)",
+                 f"is {self.port} the board's port? serial ports here: {_available_ports()}",
+                 f"the baud rate must match the firmware's (this link: {self.baud})"])
+        if self.valid_frames == 0:
+            return TinyrtError(
+                f"garbled link: {received} bytes from {self.port} but no valid frame ({tries}: {detail})",
+                [f"check the baud rate (this link: {self.baud}) matches the firmware's",
+                 "is this the right port? another device may be attached to it",
+                 "is another program (a serial monitor) reading the same port?"])
+        return TinyrtError(f"corrupted frames: {tries} ({detail})",
+                           ["the link drops or flips bytes: try a lower baud rate, another cable or USB port",
+                            "is another program reading the same port?"])
+
+
+def _device_error(name: str, error: p.DeviceError) -> TinyrtError:
+    hints = {p.ErrorCode.BAD_VERSION: ["rebuild and flash the firmware with this version of tinyrt"],
+             p.ErrorCode.UNKNOWN_COMMAND: ["rebuild and flash the firmware with this version of tinyrt"],
+             p.ErrorCode.NOT_SUPPORTED: ["build the firmware with profiling (`--profile`)"],
+             p.ErrorCode.NOT_READY: ["set the input and invoke before reading results"]}
+    return TinyrtError(f"the device rejected {name}: {error.describe()}", hints.get(error.code, []))
+
+
+class Device:
+    """A board running tinyrt firmware. Open with ``Device.open(port)``; use as a context manager."""
+
+    def __init__(self, link: Link, invoke_timeout: float = 120.0):
+        self.link = link
+        self.invoke_timeout = invoke_timeout
+        self._info: p.DeviceInfo | None = None
+
+    @classmethod
+    def open(cls, port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0, retries: int = 3,
+             invoke_timeout: float = 120.0) -> "Device":
+        return cls(Link(port, baud, timeout, retries), invoke_timeout)
+
+    def close(self) -> None:
+        self.link.close()
+
+    def __enter__(self) -> "Device":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def ping(self, data: bytes = b"") -> bytes:
+        echo = self.link.request(p.Ping(data)).data
+        if echo != bytes(data):
+            raise TinyrtError(f"PING echo differs from what was sent ({len(echo)} vs {len(data)} bytes)")
+        return echo
+
+    def info(self) -> p.DeviceInfo:
+        if self._info is None:
+            self._info = self.link.request(p.Info())
+        return self._info
+
+    def set_input(self, data: bytes) -> None:
+        """All inputs, packed one after another in the model's order."""
+        info, data = self.info(), bytes(data)
+        if len(data) != info.input_bytes:
+            raise TinyrtError(f"input is {len(data)} bytes, the model on the device takes {info.input_bytes}")
+        step = info.max_payload - 4
+        for offset in range(0, len(data), step):
+            chunk = data[offset:offset + step]
+            ack = self.link.request(p.SetInput(offset, chunk))
+            if (ack.offset, ack.length) != (offset, len(chunk)):
+                raise TinyrtError(f"device stored {ack.length} input bytes at {ack.offset}, "
+                                  f"sent {len(chunk)} at {offset}")
+
+    def invoke(self, runs: int = 1, timeout: float | None = None) -> list[int]:
+        """Run the model ``runs`` times; one count per run in ``info().latency_unit``."""
+        per_request = (self.info().max_payload - 2) // 8
+        counts: list[int] = []
+        while len(counts) < runs:
+            n = min(per_request, runs - len(counts))
+            got = self.link.request(p.Invoke(n), timeout or self.invoke_timeout).counts
+            if len(got) != n:
+                raise TinyrtError(f"INVOKE of {n} runs returned {len(got)} counts")
+            counts += got
+        return counts
+
+    def get_output(self) -> bytes:
+        """All outputs of the last run, packed one after another."""
+        info = self.info()
+        step, out = info.max_payload - 4, bytearray()
+        while len(out) < info.output_bytes:
+            n = min(step, info.output_bytes - len(out))
+            chunk = self.link.request(p.GetOutput(len(out), n))
+            if chunk.offset != len(out) or len(chunk.data) != n:
+                raise TinyrtError(f"GET_OUTPUT returned {len(chunk.data)} bytes at {chunk.offset}, "
+                                  f"asked {n} at {len(out)}")
+            out += chunk.data
+        return bytes(out)
+
+    def stats(self) -> p.Stats:
+        return self.link.request(p.GetStats())
+
+    def profile(self) -> list[int]:
+        """Per-layer counts of the last run (firmware built with profiling)."""
+        counts: list[int] = []
+        while True:
+            chunk = self.link.request(p.Profile(len(counts)))
+            if chunk.start != len(counts) or (not chunk.counts and len(counts) < chunk.layers):
+                raise TinyrtError(f"PROFILE returned layers from {chunk.start}, asked from {len(counts)}")
+            counts += chunk.counts
+            if len(counts) >= chunk.layers:
+                return counts[:chunk.layers]
+
+    def run(self, inputs: list[np.ndarray], runs: int = 1) -> tuple[list[np.ndarray], list[int]]:
+        """Set the inputs, invoke ``runs`` times and read the outputs as arrays shaped as INFO says."""
+        info = self.info()
+        if len(inputs) != len(info.inputs):
+            raise TinyrtError(f"{len(inputs)} inputs given, the model takes {len(info.inputs)}")
+        self.set_input(b"".join(np.ascontiguousarray(x, dtype=t.dtype).tobytes()
+                                for x, t in zip(inputs, info.inputs)))
+        counts = self.invoke(runs)
+        raw, pos, outputs = self.get_output(), 0, []
+        for t in info.outputs:
+            outputs.append(np.frombuffer(raw[pos:pos + t.bytes], dtype=t.dtype).reshape(t.shape).copy())
+            pos += t.bytes
+        return outputs, counts
