@@ -1,0 +1,90 @@
+/*
+ * board_cmsdk.c: the QEMU Arm MPS2/MPS3 boards (mps2-an386, mps2-an500, mps3-an547).
+ *
+ * Console: CMSDK APB UART at TR_CONSOLE_BASE (DATA +0x00, STATE +0x04, CTRL +0x08,
+ * BAUDDIV +0x10). QEMU ignores the baud rate; a valid divider is written anyway.
+ *
+ * Counter, in emulated instructions (QEMU has no DWT cycle counter): under -icount shift=0 the
+ * virtual clock advances 1 ns per executed instruction, so a timer tick is a fixed number of
+ * instructions, counter.instructions_per_tick = NUM / DEN (40 for the 25 MHz mps2 timer, 31.25
+ * for the 32 MHz an547 SysTick). The hardware count is extended to 64 bits (cortexm.h).
+ *   counter.kind = "cmsdk_timer": the 32-bit CMSDK timer at TR_COUNTER_BASE, counting down.
+ *   counter.kind = "systick":     the 24-bit SysTick itself.
+ */
+#include <stdint.h>
+
+#include "board.h"
+#include "cortexm.h"
+
+#define UART_DATA TR_REG32(TR_CONSOLE_BASE + 0x00u)
+#define UART_STATE TR_REG32(TR_CONSOLE_BASE + 0x04u)
+#define UART_CTRL TR_REG32(TR_CONSOLE_BASE + 0x08u)
+#define UART_BAUDDIV TR_REG32(TR_CONSOLE_BASE + 0x10u)
+#define UART_STATE_TXFULL 0x1u
+#define UART_STATE_RXFULL 0x2u
+
+#if defined(TR_COUNTER_KIND_CMSDK_TIMER)
+#define TIMER_CTRL TR_REG32(TR_COUNTER_BASE + 0x00u)
+#define TIMER_VALUE TR_REG32(TR_COUNTER_BASE + 0x04u)
+#define TIMER_RELOAD TR_REG32(TR_COUNTER_BASE + 0x08u)
+#define COUNTER_MASK 0xFFFFFFFFu
+#define COUNTER_RAW() (~TIMER_VALUE)
+#elif defined(TR_COUNTER_KIND_SYSTICK)
+#define COUNTER_MASK TR_SYST_MAX
+#define COUNTER_RAW() tr_systick_elapsed()
+#else
+#error "board_cmsdk.c: counter.kind must be cmsdk_timer or systick"
+#endif
+
+#ifndef TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM /* a whole number in the board file */
+#define TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM TR_COUNTER_INSTRUCTIONS_PER_TICK
+#define TR_COUNTER_INSTRUCTIONS_PER_TICK_DEN 1u
+#endif
+
+const char *const tr_board_latency_unit = TR_COUNTER_UNIT;
+const uint32_t tr_board_clock_hz = TR_BOARD_CLOCK_HZ;
+
+static struct tr_ticks ticks;
+
+void SysTick_Handler(void);
+void SysTick_Handler(void)
+{
+    (void)tr_ticks_update(&ticks, COUNTER_RAW());
+}
+
+void tr_board_init(void)
+{
+    UART_BAUDDIV = 16u;
+    UART_CTRL = 0x3u; /* TX and RX enable, no interrupts */
+#if defined(TR_COUNTER_KIND_CMSDK_TIMER)
+    TIMER_CTRL = 0u;
+    TIMER_RELOAD = 0xFFFFFFFFu;
+    TIMER_VALUE = 0xFFFFFFFFu;
+    TIMER_CTRL = 0x1u; /* enable; SysTick keeps the 64-bit extension current */
+#endif
+    tr_systick_start();
+    tr_ticks_start(&ticks, COUNTER_RAW(), COUNTER_MASK);
+    __asm__ volatile("cpsie i" ::: "memory");
+}
+
+uint8_t tr_board_getc(void)
+{
+    while ((UART_STATE & UART_STATE_RXFULL) == 0u) {
+    }
+    return (uint8_t)UART_DATA;
+}
+
+void tr_board_write(const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        while ((UART_STATE & UART_STATE_TXFULL) != 0u) {
+        }
+        UART_DATA = data[i];
+    }
+}
+
+uint64_t tr_board_counter(void)
+{
+    uint64_t t = tr_ticks_update(&ticks, COUNTER_RAW());
+    return t * TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM / TR_COUNTER_INSTRUCTIONS_PER_TICK_DEN;
+}

@@ -1,0 +1,90 @@
+/*
+ * cortexm.h: Cortex-M core registers the board layers share (SysTick, DWT) and the software
+ * extension of a narrow hardware counter to 64 bits. Header-only, for firmware/board_*.c.
+ *
+ * Extension: tr_ticks_update() folds the ticks counted since its last call into a 64-bit total,
+ * modulo the counter's width, so it must run at least once per wrap of the hardware counter;
+ * each board calls it from the SysTick interrupt (period 2^24 core clocks), which is enough for
+ * SysTick itself and for any wider counter.
+ */
+#ifndef TINYRT_CORTEXM_H
+#define TINYRT_CORTEXM_H
+
+#include <stdint.h>
+
+#define TR_REG32(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
+
+#define TR_SYST_CSR TR_REG32(0xE000E010u)
+#define TR_SYST_RVR TR_REG32(0xE000E014u)
+#define TR_SYST_CVR TR_REG32(0xE000E018u)
+#define TR_SYST_MAX 0x00FFFFFFu
+
+#define TR_DEMCR TR_REG32(0xE000EDFCu)
+#define TR_DWT_CTRL TR_REG32(0xE0001000u)
+#define TR_DWT_CYCCNT TR_REG32(0xE0001004u)
+#define TR_DWT_LAR TR_REG32(0xE0001FB0u)
+
+struct tr_ticks {
+    uint64_t total; /* ticks since tr_ticks_start() */
+    uint32_t last;  /* raw hardware count at the last update */
+    uint32_t mask;  /* width of the hardware count: 0xFFFFFFFF, 0xFFFFFF, ... */
+};
+
+static inline uint32_t tr_irq_save(void)
+{
+    uint32_t primask;
+    __asm__ volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
+    return primask;
+}
+
+static inline void tr_irq_restore(uint32_t primask)
+{
+    __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
+}
+
+static inline void tr_ticks_start(struct tr_ticks *t, uint32_t raw, uint32_t mask)
+{
+    t->total = 0;
+    t->last = raw & mask;
+    t->mask = mask;
+}
+
+/* `raw` counts up (wrapping at `mask`); interrupts are masked by the caller or here. */
+static inline uint64_t tr_ticks_update(struct tr_ticks *t, uint32_t raw)
+{
+    uint32_t saved = tr_irq_save();
+    raw &= t->mask;
+    t->total += (raw - t->last) & t->mask;
+    t->last = raw;
+    uint64_t total = t->total;
+    tr_irq_restore(saved);
+    return total;
+}
+
+/* SysTick from the core clock, full 24-bit period, interrupting at every wrap. */
+static inline void tr_systick_start(void)
+{
+    TR_SYST_CSR = 0u;
+    TR_SYST_RVR = TR_SYST_MAX;
+    TR_SYST_CVR = 0u;
+    TR_SYST_CSR = 0x7u; /* CLKSOURCE = core, TICKINT, ENABLE */
+}
+
+/* SysTick counts down; this counts up. */
+static inline uint32_t tr_systick_elapsed(void)
+{
+    return TR_SYST_MAX - TR_SYST_CVR;
+}
+
+#if __ARM_ARCH >= 7
+/* The DWT cycle counter (Armv7-M and later with the DWT; QEMU does not model it). */
+static inline void tr_dwt_start(void)
+{
+    TR_DEMCR |= (1u << 24); /* TRCENA */
+    TR_DWT_LAR = 0xC5ACCE55u; /* unlock, needed on the Cortex-M7, ignored elsewhere */
+    TR_DWT_CYCCNT = 0u;
+    TR_DWT_CTRL |= 1u;      /* CYCCNTENA */
+}
+#endif
+
+#endif /* TINYRT_CORTEXM_H */
