@@ -40,6 +40,13 @@ def test_general_axis_sets(shape, axes, keep_dims):
     assert_bit_exact(mean_model(shape, axes, keep_dims))
 
 
+def test_spatial_mean_takes_the_integer_quantized_mean_or_sum_path():
+    # On these inputs TFLite's older reference_integer_ops::Mean (requantise, then divide by
+    # H*W) differs from QuantizedMeanOrSum in 5 elements; TFLite 2.14 uses the latter.
+    assert_bit_exact(mean_model((1, 4, 7, 4), [1, 2], in_scale=0.05966344822719608, in_zp=1,
+                                out_scale=0.010494737304121, out_zp=-51))
+
+
 def test_same_input_and_output_quantisation():
     assert_bit_exact(mean_model((1, 6, 6, 8), [1, 2], in_scale=0.1, in_zp=-7, out_scale=0.1,
                                 out_zp=-7))
