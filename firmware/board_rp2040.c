@@ -1,0 +1,117 @@
+/*
+ * board_rp2040.c: Raspberry Pi Pico (RP2040, Cortex-M0+), minimal.
+ *
+ * Clocks: the 12 MHz crystal (XOSC) drives clk_ref, clk_sys (from clk_ref, no PLL) and clk_peri,
+ * so board.clock_hz is 12 MHz and the UART baud rate is exact. Console: UART0 (PL011) on GPIO0
+ * (TX) / GPIO1 (RX). Latency: the M0+ has no DWT cycle counter, so SysTick counts core cycles
+ * (24 bits, extended to 64 by its wrap interrupt, cortexm.h).
+ */
+#include <stdint.h>
+
+#include "board.h"
+#include "cortexm.h"
+
+#define RESETS_BASE 0x4000C000u
+#define RESETS_RESET_CLR TR_REG32(RESETS_BASE + 0x3000u + 0x0u) /* atomic clear alias */
+#define RESETS_RESET_DONE TR_REG32(RESETS_BASE + 0x8u)
+#define RESET_IO_BANK0 (1u << 5)
+#define RESET_PADS_BANK0 (1u << 8)
+#define RESET_UART0 (1u << 22)
+
+#define XOSC_BASE 0x40024000u
+#define XOSC_CTRL TR_REG32(XOSC_BASE + 0x00u)
+#define XOSC_STATUS TR_REG32(XOSC_BASE + 0x04u)
+#define XOSC_STARTUP TR_REG32(XOSC_BASE + 0x0Cu)
+#define XOSC_HZ 12000000u
+
+#define CLOCKS_BASE 0x40008000u
+#define CLK_REF_CTRL TR_REG32(CLOCKS_BASE + 0x30u)
+#define CLK_REF_DIV TR_REG32(CLOCKS_BASE + 0x34u)
+#define CLK_REF_SELECTED TR_REG32(CLOCKS_BASE + 0x38u)
+#define CLK_SYS_CTRL TR_REG32(CLOCKS_BASE + 0x3Cu)
+#define CLK_SYS_DIV TR_REG32(CLOCKS_BASE + 0x40u)
+#define CLK_SYS_SELECTED TR_REG32(CLOCKS_BASE + 0x44u)
+#define CLK_PERI_CTRL TR_REG32(CLOCKS_BASE + 0x48u)
+
+#define IO_BANK0_GPIO_CTRL(n) TR_REG32(0x40014000u + 0x04u + 8u * (n))
+#define FUNC_UART 2u
+
+#define UART_DR TR_REG32(TR_CONSOLE_BASE + 0x000u)
+#define UART_FR TR_REG32(TR_CONSOLE_BASE + 0x018u)
+#define UART_IBRD TR_REG32(TR_CONSOLE_BASE + 0x024u)
+#define UART_FBRD TR_REG32(TR_CONSOLE_BASE + 0x028u)
+#define UART_LCR_H TR_REG32(TR_CONSOLE_BASE + 0x02Cu)
+#define UART_CR TR_REG32(TR_CONSOLE_BASE + 0x030u)
+#define FR_RXFE (1u << 4)
+#define FR_TXFF (1u << 5)
+
+const char *const tr_board_latency_unit = TR_COUNTER_UNIT;
+const uint32_t tr_board_clock_hz = TR_BOARD_CLOCK_HZ;
+
+static struct tr_ticks cycles;
+
+void SysTick_Handler(void);
+void SysTick_Handler(void)
+{
+    (void)tr_ticks_update(&cycles, tr_systick_elapsed());
+}
+
+static void clocks_from_crystal(void)
+{
+    XOSC_CTRL = 0xAA0u;                              /* FREQ_RANGE 1-15 MHz */
+    XOSC_STARTUP = (XOSC_HZ / 1000u + 128u) / 256u;  /* about 1 ms */
+    XOSC_CTRL = (0xFABu << 12) | 0xAA0u;             /* ENABLE */
+    while ((XOSC_STATUS & (1u << 31)) == 0u) {       /* STABLE */
+    }
+    CLK_SYS_CTRL = 0u;                               /* clk_sys <- clk_ref (glitchless) */
+    while (CLK_SYS_SELECTED != 1u) {
+    }
+    CLK_REF_CTRL = 2u;                               /* clk_ref <- XOSC */
+    while (CLK_REF_SELECTED != (1u << 2)) {
+    }
+    CLK_REF_DIV = 1u << 8;
+    CLK_SYS_DIV = 1u << 8;
+    CLK_PERI_CTRL = (1u << 11);                      /* ENABLE, AUXSRC = clk_sys */
+}
+
+void tr_board_init(void)
+{
+    clocks_from_crystal();
+    uint32_t blocks = RESET_IO_BANK0 | RESET_PADS_BANK0 | RESET_UART0;
+    RESETS_RESET_CLR = blocks;
+    while ((RESETS_RESET_DONE & blocks) != blocks) {
+    }
+    /* PL011 divider in 1/64ths: 8 * f / baud = 128 * IBRD + 2 * FBRD (+1 to round). */
+    uint32_t div = 8u * TR_BOARD_CLOCK_HZ / TR_SERIAL_BAUD;
+    UART_IBRD = div >> 7;
+    UART_FBRD = ((div & 0x7Fu) + 1u) / 2u;
+    UART_LCR_H = (3u << 5) | (1u << 4); /* 8 bits, FIFOs on; latches the divider */
+    UART_CR = (1u << 9) | (1u << 8) | 1u; /* RXE, TXE, UARTEN */
+    IO_BANK0_GPIO_CTRL(TR_CONSOLE_TX_PIN) = FUNC_UART;
+    IO_BANK0_GPIO_CTRL(TR_CONSOLE_RX_PIN) = FUNC_UART;
+
+    tr_systick_start();
+    tr_ticks_start(&cycles, tr_systick_elapsed(), TR_SYST_MAX);
+    __asm__ volatile("cpsie i" ::: "memory");
+}
+
+uint8_t tr_board_getc(void)
+{
+    while (UART_FR & FR_RXFE) {
+    }
+    return (uint8_t)UART_DR;
+}
+
+void tr_board_write(const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        while (UART_FR & FR_TXFF) {
+        }
+        UART_DR = data[i];
+    }
+}
+
+uint64_t tr_board_counter(void)
+{
+    return tr_ticks_update(&cycles, tr_systick_elapsed());
+}
