@@ -27,12 +27,7 @@
 #define TIMER_CTRL TR_REG32(TR_COUNTER_BASE + 0x00u)
 #define TIMER_VALUE TR_REG32(TR_COUNTER_BASE + 0x04u)
 #define TIMER_RELOAD TR_REG32(TR_COUNTER_BASE + 0x08u)
-#define COUNTER_MASK 0xFFFFFFFFu
-#define COUNTER_RAW() (~TIMER_VALUE)
-#elif defined(TR_COUNTER_KIND_SYSTICK)
-#define COUNTER_MASK TR_SYST_MAX
-#define COUNTER_RAW() tr_systick_elapsed()
-#else
+#elif !defined(TR_COUNTER_KIND_SYSTICK)
 #error "board_cmsdk.c: counter.kind must be cmsdk_timer or systick"
 #endif
 
@@ -44,13 +39,33 @@
 const char *const tr_board_latency_unit = TR_COUNTER_UNIT;
 const uint32_t tr_board_clock_hz = TR_BOARD_CLOCK_HZ;
 
+void SysTick_Handler(void);
+
+#if defined(TR_COUNTER_KIND_CMSDK_TIMER)
 static struct tr_ticks ticks;
 
-void SysTick_Handler(void);
 void SysTick_Handler(void)
 {
-    (void)tr_ticks_update(&ticks, COUNTER_RAW());
+    (void)tr_ticks_update(&ticks, ~TIMER_VALUE);
 }
+
+static uint64_t counter_ticks(void)
+{
+    return tr_ticks_update(&ticks, ~TIMER_VALUE); /* the timer counts down */
+}
+#else
+static volatile uint32_t wraps;
+
+void SysTick_Handler(void)
+{
+    wraps++;
+}
+
+static uint64_t counter_ticks(void)
+{
+    return tr_systick_ticks(&wraps);
+}
+#endif
 
 void tr_board_init(void)
 {
@@ -61,9 +76,9 @@ void tr_board_init(void)
     TIMER_RELOAD = 0xFFFFFFFFu;
     TIMER_VALUE = 0xFFFFFFFFu;
     TIMER_CTRL = 0x1u; /* enable; SysTick keeps the 64-bit extension current */
+    tr_ticks_start(&ticks, ~TIMER_VALUE, 0xFFFFFFFFu);
 #endif
     tr_systick_start();
-    tr_ticks_start(&ticks, COUNTER_RAW(), COUNTER_MASK);
     __asm__ volatile("cpsie i" ::: "memory");
 }
 
@@ -85,6 +100,5 @@ void tr_board_write(const uint8_t *data, size_t len)
 
 uint64_t tr_board_counter(void)
 {
-    uint64_t t = tr_ticks_update(&ticks, COUNTER_RAW());
-    return t * TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM / TR_COUNTER_INSTRUCTIONS_PER_TICK_DEN;
+    return counter_ticks() * TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM / TR_COUNTER_INSTRUCTIONS_PER_TICK_DEN;
 }

@@ -4,7 +4,7 @@
  * Clocks: the 12 MHz crystal (XOSC) drives clk_ref, clk_sys (from clk_ref, no PLL) and clk_peri,
  * so board.clock_hz is 12 MHz and the UART baud rate is exact. Console: UART0 (PL011) on GPIO0
  * (TX) / GPIO1 (RX). Latency: the M0+ has no DWT cycle counter, so SysTick counts core cycles
- * (24 bits, extended to 64 by its wrap interrupt, cortexm.h).
+ * (24 bits, extended to 64 by counting its wrap interrupts, cortexm.h).
  */
 #include <stdint.h>
 
@@ -48,12 +48,12 @@
 const char *const tr_board_latency_unit = TR_COUNTER_UNIT;
 const uint32_t tr_board_clock_hz = TR_BOARD_CLOCK_HZ;
 
-static struct tr_ticks cycles;
+static volatile uint32_t wraps;
 
 void SysTick_Handler(void);
 void SysTick_Handler(void)
 {
-    (void)tr_ticks_update(&cycles, tr_systick_elapsed());
+    wraps++;
 }
 
 static void clocks_from_crystal(void)
@@ -91,7 +91,6 @@ void tr_board_init(void)
     IO_BANK0_GPIO_CTRL(TR_CONSOLE_RX_PIN) = FUNC_UART;
 
     tr_systick_start();
-    tr_ticks_start(&cycles, tr_systick_elapsed(), TR_SYST_MAX);
     __asm__ volatile("cpsie i" ::: "memory");
 }
 
@@ -113,5 +112,5 @@ void tr_board_write(const uint8_t *data, size_t len)
 
 uint64_t tr_board_counter(void)
 {
-    return tr_ticks_update(&cycles, tr_systick_elapsed());
+    return tr_systick_ticks(&wraps);
 }

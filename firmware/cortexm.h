@@ -2,10 +2,13 @@
  * cortexm.h: Cortex-M core registers the board layers share (SysTick, DWT) and the software
  * extension of a narrow hardware counter to 64 bits. Header-only, for firmware/board_*.c.
  *
- * Extension: tr_ticks_update() folds the ticks counted since its last call into a 64-bit total,
- * modulo the counter's width, so it must run at least once per wrap of the hardware counter;
- * each board calls it from the SysTick interrupt (period 2^24 core clocks), which is enough for
- * SysTick itself and for any wider counter.
+ * Two ways to 64 bits:
+ *  - a counter wider than SysTick (DWT CYCCNT, a 32-bit timer): tr_ticks_update() folds the
+ *    ticks since its last call into a 64-bit total, modulo the counter's width; the board calls it
+ *    from the SysTick interrupt too (every 2^24 core clocks), so no wrap goes unseen.
+ *  - SysTick itself: its interrupt counts wraps and tr_systick_ticks() combines the count with the
+ *    current value. (A modular difference cannot work here: the interrupt comes exactly one
+ *    period after the previous one, so the difference is 0 where it should be 2^24.)
  */
 #ifndef TINYRT_CORTEXM_H
 #define TINYRT_CORTEXM_H
@@ -18,6 +21,9 @@
 #define TR_SYST_RVR TR_REG32(0xE000E014u)
 #define TR_SYST_CVR TR_REG32(0xE000E018u)
 #define TR_SYST_MAX 0x00FFFFFFu
+
+#define TR_ICSR TR_REG32(0xE000ED04u)
+#define TR_ICSR_PENDSTSET (1u << 26)
 
 #define TR_DEMCR TR_REG32(0xE000EDFCu)
 #define TR_DWT_CTRL TR_REG32(0xE0001000u)
@@ -70,10 +76,22 @@ static inline void tr_systick_start(void)
     TR_SYST_CSR = 0x7u; /* CLKSOURCE = core, TICKINT, ENABLE */
 }
 
-/* SysTick counts down; this counts up. */
-static inline uint32_t tr_systick_elapsed(void)
+/* Ticks since tr_systick_start(): `wraps` is incremented by the SysTick handler. A wrap that
+ * happened but whose interrupt is still pending (masked here) is counted once the counter has
+ * reloaded; while it still reads 0 the period has not ended. */
+static inline uint64_t tr_systick_ticks(const volatile uint32_t *wraps)
 {
-    return TR_SYST_MAX - TR_SYST_CVR;
+    uint32_t saved = tr_irq_save();
+    uint32_t w = *wraps;
+    uint32_t v = TR_SYST_CVR;
+    if (TR_ICSR & TR_ICSR_PENDSTSET) {
+        v = TR_SYST_CVR;
+        if (v != 0u) {
+            w++;
+        }
+    }
+    tr_irq_restore(saved);
+    return ((uint64_t)w << 24) + (TR_SYST_MAX - v);
 }
 
 #if __ARM_ARCH >= 7

@@ -101,8 +101,8 @@ def validate(board: dict, where: Path | str = "board") -> None:
 
 def _type_name(types) -> str:
     types = types if isinstance(types, tuple) else (types,)
-    names = {str: "string", int: "integer", float: "number", bool: "boolean", list: "list",
-             dict: "table"}
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+             list: "a list", dict: "a table"}
     return " or ".join(names.get(t, t.__name__) for t in types)
 
 
@@ -125,7 +125,7 @@ def _check_table(table: dict, schema: dict, where: str, prefix: str) -> None:
 def _check_value(value, spec: Key, where: str, name: str) -> None:
     types = spec.types if isinstance(spec.types, tuple) else (spec.types,)
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-        raise TinyrtError(f"{where}: '{name}' must be a {_type_name(spec.types)}")
+        raise TinyrtError(f"{where}: '{name}' must be {_type_name(spec.types)}")
     items = value if isinstance(value, list) else [value]
     for item in items:
         if spec.choices and item not in spec.choices:

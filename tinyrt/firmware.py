@@ -197,7 +197,7 @@ def build(project_dir: str | os.PathLike, board: dict, out_dir: str | os.PathLik
             _check(proc, cmd, "compile")
     link = _run(cmds[-1])
     if link.returncode != 0:
-        _overflow(link.stderr, board, project)
+        _overflow(link, cmds[-1], board)
         _check(link, cmds[-1], "link")
     fw = Firmware(board["id"], out / "firmware.elf", out / "firmware.map", out / "linker.ld",
                   section_sizes(out / "firmware.elf"), cmds)
@@ -218,30 +218,45 @@ def _check(proc: subprocess.CompletedProcess, cmd: list[str], what: str) -> None
 
 
 class FirmwareTooLarge(TinyrtError):
-    """The link overflowed a memory region: ``region``, ``overflow`` bytes, ``roles`` in it."""
+    """The link overflowed a memory region: its name (``region``), by how many bytes
+    (``overflow``), and what the board places there with their sizes (``usage``: role -> bytes)."""
 
-    def __init__(self, message, hints, region: str, overflow: int, roles: list[str]):
+    def __init__(self, message, hints, region: str, overflow: int, usage: dict[str, int]):
         super().__init__(message, hints)
-        self.region, self.overflow, self.roles = region, overflow, roles
+        self.region, self.overflow, self.usage = region, overflow, usage
+        self.roles = list(usage)
 
 
-def _overflow(stderr: str, board: dict, project: Path) -> None:
-    found = re.findall(r"region `([^']+)' overflowed by (\d+) bytes", stderr)
+def _role_bytes(sizes: Sizes, board: dict) -> dict[str, int]:
+    place = board["placement"]
+    code = sizes.text + sizes.rodata - sizes.weights
+    if place["data"] != place["code"]:
+        code += sizes.data  # the .data image is stored with the code and copied at reset
+    return {"code": code, "weights": sizes.weights, "data": sizes.data + sizes.bss,
+            "arena": sizes.arena, "stack": sizes.stack}
+
+
+def _overflow(link: subprocess.CompletedProcess, cmd: list[str], board: dict) -> None:
+    """Turn a region overflow into FirmwareTooLarge with the bytes each role needs, measured on
+    an image linked anyway (--noinhibit-exec): ld's own figure counts padding after a failure."""
+    found = re.findall(r"region `([^']+)' overflowed by (\d+) bytes", link.stderr)
     if not found:
         return
-    name, over = found[0][0], int(found[0][1])
-    roles = [role for role, where in board["placement"].items() if where == name]
-    length = board["memory"].get(name, {}).get("length", 0)
-    arena = re.search(r"#define TINYRT_ARENA_BYTES (\d+)", (project / "model.h").read_text())
-    facts = [f"arena {int(arena.group(1)):,} B"] if arena and "arena" in roles else []
-    if "stack" in roles:
-        facts.append(f"stack {board['stack_bytes']:,} B")
-    hints = ["patch-based memory planning may shrink the arena"] if "arena" in roles else []
+    probe = Path(cmd[-1]).with_suffix(".overflow.elf")
+    _run([*cmd[:-1], str(probe), "-Wl,--noinhibit-exec"])
+    by_role = _role_bytes(section_sizes(probe), board) if probe.is_file() else {}
+    for name, ld_over in found:
+        usage = {r: by_role.get(r, 0) for r, where in board["placement"].items() if where == name}
+        length = board["memory"].get(name, {}).get("length", 0)
+        over = sum(usage.values()) - length if by_role else int(ld_over)
+        if over > 0 or not by_role:
+            break
+    hints = ["patch-based memory planning may shrink the arena"] if usage.get("arena") else []
     hints.append("a smaller model, or a board with more memory (`tinyrt boards`)")
+    parts = "; ".join(f"{role} {n:,} B" for role, n in usage.items())
     raise FirmwareTooLarge(
-        f"the model does not fit board {board['id']}: memory region '{name}' "
-        f"({length // 1024} KiB, holds {', '.join(roles) or 'nothing placed'}) overflowed by "
-        f"{over:,} bytes" + (f" ({'; '.join(facts)})" if facts else ""), hints, name, over, roles)
+        f"the model does not fit board {board['id']}: memory region '{name}' ({length // 1024} KiB) "
+        f"needs {over:,} bytes more ({parts})", hints, name, over, usage)
 
 
 def section_sizes(elf_path: str | os.PathLike) -> Sizes:
