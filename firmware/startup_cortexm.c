@@ -185,8 +185,10 @@ void tr_board_stack_paint(void)
 {
     uint32_t *sp;
     __asm__ volatile("mov %0, sp" : "=r"(sp));
-    /* Leave 64 bytes below the live stack pointer for this function's own frame. */
-    for (uint32_t *p = __stack_bottom; p < sp - 16; p++) {
+    /* Everything below the live stack pointer is free: this loop keeps its state in registers
+     * (volatile stores, so the compiler cannot make it a memset call whose own frame it would
+     * overwrite), and an interrupt frame pushed meanwhile is dead once the interrupt returns. */
+    for (volatile uint32_t *p = __stack_bottom; p < sp; p++) {
         *p = STACK_PAINT;
     }
 }
