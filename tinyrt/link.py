@@ -89,43 +89,56 @@ class Link:
 
     def request(self, request, timeout: float | None = None):
         """Send ``request`` (a ``protocol`` request dataclass) and return its decoded response.
-        A device ERROR that retrying cannot fix raises ``TinyrtError`` at once."""
+
+        A damaged frame either way, or no answer within ``timeout``, sends the same frame again
+        (same seq), at most ``retries`` times; an answer to any of the copies is accepted. A device
+        ERROR that retrying cannot fix raises ``TinyrtError`` at once."""
         seq = self._next_seq()
         wire = p.encode_frame(p.request_frame(request, seq))
-        name = request.command.name
+        name, timeout = request.command.name, timeout or self.timeout
         received_before, problems = self.splitter.received, []
-        for _ in range(self.retries + 1):
-            self._drain()
-            self._write(wire)
-            outcome = self._await(seq, name, timeout or self.timeout)
-            if not isinstance(outcome, str):
-                return outcome
-            problems.append(outcome)
-        raise self._diagnose(name, problems, self.splitter.received - received_before)
-
-    def _await(self, seq: int, name: str, timeout: float):
-        """The response to ``seq``, or a string saying why this attempt failed."""
+        self._drain()
+        self._write(wire)
         deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            for raw in self.splitter.feed(self._read(left)):
-                try:
-                    frame = p.decode_frame(raw)
-                    response = p.decode_response(frame)
-                except p.ProtocolError as e:
-                    return f"damaged frame from the device ({e.code.name}: {e})"
-                self.valid_frames += 1
-                if isinstance(response, p.DeviceError) and response.retryable:
-                    if frame.seq in (seq, p.SEQ_UNKNOWN):
-                        return f"the device received a damaged request ({response.describe()})"
+        while True:
+            left, problem = deadline - time.monotonic(), None
+            if left <= 0:
+                problem = f"no answer within {timeout:g} s"
+                self.splitter.clear()   # a partial frame that stopped coming is junk
+            else:
+                for raw in self.splitter.feed(self._read(left)):
+                    outcome = self._check(raw, seq, name)
+                    if outcome is not None and not isinstance(outcome, str):
+                        return outcome
+                    problem = problem or outcome
+                if problem is None:
                     continue
-                if frame.seq != seq:
-                    continue  # an answer to an earlier attempt that was given up on
-                if isinstance(response, p.DeviceError):
-                    raise _device_error(name, response)
-                if (frame.type & ~p.RESPONSE_BIT) != p.Command[name]:
-                    return f"answer of the wrong type {frame.type:#04x}"
-                return response
-        return f"no answer within {timeout:g} s"
+            problems.append(problem)
+            if len(problems) > self.retries:
+                raise self._diagnose(name, problems, self.splitter.received - received_before)
+            self._write(wire)
+            deadline = time.monotonic() + timeout
+
+    def _check(self, raw: bytes, seq: int, name: str):
+        """The response in frame ``raw`` if it answers ``seq``; a string if it shows the exchange
+        failed; None for frames to ignore (answers to earlier requests)."""
+        try:
+            frame = p.decode_frame(raw)
+            response = p.decode_response(frame)
+        except p.ProtocolError as e:
+            return f"damaged frame from the device ({e.code.name}: {e})"
+        self.valid_frames += 1
+        if isinstance(response, p.DeviceError) and response.retryable:
+            if frame.seq in (seq, p.SEQ_UNKNOWN):
+                return f"the device received a damaged request ({response.describe()})"
+            return None
+        if frame.seq != seq:
+            return None
+        if isinstance(response, p.DeviceError):
+            raise _device_error(name, response)
+        if (frame.type & ~p.RESPONSE_BIT) != p.Command[name]:
+            return f"answer of the wrong type {frame.type:#04x}"
+        return response
 
     def _read(self, timeout: float) -> bytes:
         try:
@@ -139,13 +152,13 @@ class Link:
         try:
             self.serial.write(data)
         except (serial.SerialException, OSError) as e:
-            raise TinyrtError(f"cannot write to {self.port}: {e}",
+            raise TinyrtError(f"lost the connection to {self.port}: {e}",
                               ["the board was unplugged, reset or the emulator exited"]) from None
 
     def _drain(self) -> None:
         try:
             self.serial.reset_input_buffer()
-        except (serial.SerialException, OSError):
+        except Exception:  # termios.error on a port that went away: the next write says so
             pass
         self.splitter.clear()
 
@@ -181,12 +194,16 @@ def _device_error(name: str, error: p.DeviceError) -> TinyrtError:
 
 
 class Device:
-    """A board running tinyrt firmware. Open with ``Device.open(port)``; use as a context manager."""
+    """A board running tinyrt firmware. Open with ``Device.open(port)``; use as a context manager.
+
+    ``invoke_timeout`` bounds the wait for the first INVOKE; later ones wait the link timeout
+    plus four times the slowest wall time per run seen so far (never longer than the bound)."""
 
     def __init__(self, link: Link, invoke_timeout: float = 120.0):
         self.link = link
         self.invoke_timeout = invoke_timeout
         self._info: p.DeviceInfo | None = None
+        self._run_seconds: float | None = None
 
     @classmethod
     def open(cls, port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0, retries: int = 3,
@@ -232,11 +249,18 @@ class Device:
         counts: list[int] = []
         while len(counts) < runs:
             n = min(per_request, runs - len(counts))
-            got = self.link.request(p.Invoke(n), timeout or self.invoke_timeout).counts
+            started = time.monotonic()
+            got = self.link.request(p.Invoke(n), timeout or self._invoke_timeout(n)).counts
             if len(got) != n:
                 raise TinyrtError(f"INVOKE of {n} runs returned {len(got)} counts")
+            self._run_seconds = max(self._run_seconds or 0.0, (time.monotonic() - started) / n)
             counts += got
         return counts
+
+    def _invoke_timeout(self, runs: int) -> float:
+        if self._run_seconds is None:
+            return self.invoke_timeout
+        return min(self.invoke_timeout, self.link.timeout + 4 * runs * self._run_seconds)
 
     def get_output(self) -> bytes:
         """All outputs of the last run, packed one after another."""

@@ -1,0 +1,305 @@
+"""End to end over a real pty: tinyrt.link talking to the host firmware (tinyrt.hostdevice).
+
+Faults are injected by a TCP relay between the client (which connects with a socket:// URL, as
+it does to QEMU) and the device's pty: it can flip, cut or drop any frame in either direction.
+"""
+import os
+import select
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+import codegen
+from builder import ModelBuilder
+from conformance import rand_int8
+from test_op_fully_connected import fc_model
+from tinyrt import hostdevice, reference
+from tinyrt import protocol as p
+from tinyrt.boards import load_board
+from tinyrt.errors import TinyrtError
+from tinyrt.link import Device
+from tinyrt.writer import write_tflite
+
+UP, DOWN = "host->device", "device->host"
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return fc_model(2, 700, 300, in_zp=3, out_zp=-2, activation="RELU")   # 1400 B in, 600 B out
+
+
+@pytest.fixture(scope="module")
+def lowered(graph):
+    return codegen.lower(graph, load_board("host"))
+
+
+@pytest.fixture(scope="module")
+def device(lowered, tmp_path_factory):
+    dev = hostdevice.launch(lowered, tmp_path_factory.mktemp("link"), sanitize=True)
+    yield dev
+    assert dev.alive, dev.stderr()
+    assert dev.stop() == ""
+
+
+@pytest.fixture(scope="module")
+def ref(graph):
+    return reference.Reference(write_tflite(graph))
+
+
+def random_input(seed):
+    return [rand_int8(np.random.default_rng(seed), (2, 700))]
+
+
+class FaultyRelay:
+    """Relay between a TCP client and the device's pty. ``fault(direction, index, frame)``
+    returns what to pass on for the index-th non-empty frame (delimiter included) each way."""
+
+    def __init__(self, port_path, fault=None):
+        self.fd = os.open(port_path, os.O_RDWR | os.O_NOCTTY)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
+        self.fault = fault or (lambda direction, index, frame: frame)
+        self.frames = {UP: 0, DOWN: 0}
+        self.seen = {UP: [], DOWN: []}   # every frame as it arrived, before any damage
+        self.pending = {UP: b"", DOWN: b""}
+        self.stop_r, self.stop_w = os.pipe()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        ready, _, _ = select.select([self.server, self.stop_r], [], [])
+        if self.stop_r in ready:
+            return
+        conn, _ = self.server.accept()
+        with conn:
+            while True:
+                ready, _, _ = select.select([conn, self.fd, self.stop_r], [], [])
+                if self.stop_r in ready:
+                    return
+                if conn in ready:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    os.write(self.fd, self._pass(UP, data))
+                if self.fd in ready:
+                    conn.sendall(self._pass(DOWN, os.read(self.fd, 4096)))
+
+    def _pass(self, direction, data):
+        *chunks, self.pending[direction] = (self.pending[direction] + data).split(b"\0")
+        out = b""
+        for chunk in chunks:
+            if chunk:
+                index = self.frames[direction]
+                self.frames[direction] += 1
+                self.seen[direction].append(chunk)
+                out += self.fault(direction, index, chunk + b"\0")
+            else:
+                out += b"\0"
+        return out
+
+    def close(self):
+        os.write(self.stop_w, b"x")
+        self.thread.join(5)
+        for fd in (self.fd, self.stop_r, self.stop_w):
+            os.close(fd)
+        self.server.close()
+
+
+@pytest.fixture
+def relay(device):
+    relays = []
+
+    def make(fault=None):
+        relays.append(FaultyRelay(device.port, fault))
+        return relays[-1]
+
+    yield make
+    for r in relays:
+        r.close()
+
+
+def flip(frame):
+    b = bytearray(frame)
+    b[len(b) // 2] ^= 0x41
+    return bytes(b)
+
+
+def cut(frame):
+    return frame[:len(frame) // 2]
+
+
+def drop(frame):
+    return b""
+
+
+def on(direction, indices, damage):
+    """A fault that applies ``damage`` to the frames numbered ``indices`` going ``direction``."""
+    return lambda d, i, frame: damage(frame) if d == direction and i in indices else frame
+
+
+# --- a working link ---------------------------------------------------------------------------
+
+def test_outputs_are_bit_exact_with_tflite_runtime(device, ref):
+    with Device.open(device.port) as board:
+        for seed in range(3):
+            x = random_input(seed)
+            outputs, counts = board.run(x)
+            assert outputs[0].tobytes() == ref.run(x)[0].tobytes()
+            assert len(counts) == 1 and counts[0] > 0
+
+
+def test_inputs_and_outputs_larger_than_a_frame_go_in_chunks(device):
+    with Device.open(device.port) as board:
+        info = board.info()
+        assert info.input_bytes > info.max_payload and info.output_bytes > info.max_payload
+
+
+def test_info_describes_the_model(device, lowered):
+    with Device.open(device.port) as board:
+        info = board.info()
+    assert (info.model_name, info.model_hash) == (lowered.graph.name, lowered.model_hash)
+    assert (info.board_id, info.latency_unit, info.clock_hz) == ("host", "ns", 0)
+    assert info.arena_bytes == lowered.plan.arena_bytes and info.num_layers == 1
+    assert info.inputs[0].shape == (2, 700) and info.inputs[0].dtype == "int8"
+    assert (info.inputs[0].zero_point, info.outputs[0].zero_point) == (3, -2)
+    assert info.outputs[0].scale == pytest.approx(0.1) and info.outputs[0].bytes == 600
+    assert not info.profiling
+
+
+def test_invoke_returns_one_count_per_run_beyond_one_frame(device):
+    with Device.open(device.port) as board:
+        board.set_input(random_input(0)[0].tobytes())
+        counts = board.invoke(100)   # more than one INVOKE frame holds (63)
+    assert len(counts) == 100 and min(counts) > 0
+
+
+def test_stats_report_arena_and_buffers(device, lowered):
+    with Device.open(device.port) as board:
+        stats = board.stats()
+    assert stats.arena_bytes == lowered.plan.arena_bytes
+    assert stats.input_buffer_bytes == 1400 and stats.proto_buffer_bytes > 1000
+
+
+def test_output_before_invoke_is_refused(device):
+    with Device.open(device.port) as board:
+        board.set_input(bytes(1400))
+        with pytest.raises(TinyrtError, match="NOT_READY"):
+            board.get_output()
+
+
+def test_input_of_the_wrong_size_is_refused(device):
+    with Device.open(device.port) as board, pytest.raises(TinyrtError, match="takes 1400"):
+        board.set_input(bytes(10))
+
+
+def test_profile_without_profiling_says_how_to_get_it(device):
+    with Device.open(device.port) as board, pytest.raises(TinyrtError, match="NOT_SUPPORTED") as e:
+        board.invoke(1)
+        board.profile()
+    assert "--profile" in str(e.value)
+
+
+def test_profiled_firmware_reports_one_count_per_layer(tmp_path, ref):
+    m = ModelBuilder()
+    x = m.input((1, 32), scale=0.05, zero_point=1)
+    h = m.tensor((1, 16), scale=0.1, zero_point=-3)
+    y = m.tensor((1, 4), scale=0.2, zero_point=0)
+    rng = np.random.default_rng(1)
+    m.op("FULLY_CONNECTED", [x, m.const(rand_int8(rng, (16, 32)), "int8", scale=0.02), -1], [h],
+         activation="RELU", keep_num_dims=False)
+    m.op("FULLY_CONNECTED", [h, m.const(rand_int8(rng, (4, 16)), "int8", scale=0.02), -1], [y],
+         activation="NONE", keep_num_dims=False)
+    graph = m.graph([y])
+    with hostdevice.launch(graph, tmp_path, profile=True) as dev, Device.open(dev.port) as board:
+        assert board.info().profiling and board.info().num_layers == 2
+        x_in = [rand_int8(rng, (1, 32))]
+        outputs, _ = board.run(x_in)
+        layers = board.profile()
+    assert len(layers) == 2 and min(layers) > 0
+    assert outputs[0].tobytes() == reference.Reference(write_tflite(graph)).run(x_in)[0].tobytes()
+
+
+def test_the_board_stays_up_between_connections(device):
+    for _ in range(2):
+        with Device.open(device.port) as board:
+            assert board.ping(b"\x00again") == b"\x00again"
+
+
+def test_socket_urls_work_like_ports(device, relay):
+    with Device.open(relay().url) as board:
+        assert board.info().board_id == "host"
+
+
+# --- a faulty link ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("direction", [UP, DOWN])
+@pytest.mark.parametrize("damage", [flip, cut, drop])
+def test_damaged_frames_are_retried_and_the_output_stays_exact(device, relay, ref, direction, damage):
+    # Frames 0-4: INFO and three SET_INPUT chunks; 4-6 reach INVOKE and GET_OUTPUT.
+    r = relay(on(direction, {1, 4, 6}, damage))
+    x = random_input(7)
+    with Device.open(r.url, timeout=0.5, retries=3, invoke_timeout=1.0) as board:
+        outputs, _ = board.run(x)
+    assert outputs[0].tobytes() == ref.run(x)[0].tobytes()
+    seqs = [p.decode_frame(f).seq for f in r.seen[UP]]
+    assert len(seqs) > len(set(seqs)) == 7   # INFO, 3 x SET_INPUT, INVOKE, 2 x GET_OUTPUT; retries reuse the seq
+
+
+def test_a_link_that_keeps_corrupting_fails_loudly(device, relay):
+    r = relay(lambda d, i, frame: flip(frame) if d == DOWN and i >= 1 else frame)
+    with Device.open(r.url, timeout=0.3, retries=2) as board:
+        board.info()
+        with pytest.raises(TinyrtError, match="corrupted frames: SET_INPUT failed 3 times") as e:
+            board.set_input(bytes(1400))
+    assert "lower baud rate" in str(e.value)
+
+
+def test_a_link_that_never_gives_a_valid_frame_is_garbled(device, relay):
+    r = relay(lambda d, i, frame: flip(frame) if d == DOWN else frame)
+    with Device.open(r.url, timeout=0.3, retries=1) as board, \
+            pytest.raises(TinyrtError, match="garbled link: .* bytes .* but no valid frame") as e:
+        board.info()
+    assert "baud rate" in str(e.value)
+
+
+# --- no board, wrong port, busy port ----------------------------------------------------------
+
+def test_a_silent_board_times_out_with_a_hint():
+    master, slave = os.openpty()
+    try:
+        with Device.open(os.ttyname(slave), timeout=0.2, retries=1) as board, \
+                pytest.raises(TinyrtError, match="board silent: no bytes at all") as e:
+            board.info()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "flashed" in str(e.value) and "INFO failed 2 times" in str(e.value)
+
+
+def test_a_missing_port_is_named():
+    with pytest.raises(TinyrtError, match="port missing: /dev/ttyNOPE0 does not exist"):
+        Device.open("/dev/ttyNOPE0")
+
+
+def test_nothing_listening_on_a_socket_url_is_a_missing_port():
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        free = s.getsockname()[1]
+    with pytest.raises(TinyrtError, match="nothing is listening"):
+        Device.open(f"socket://127.0.0.1:{free}")
+
+
+def test_a_busy_port_is_detected(device):
+    with Device.open(device.port), pytest.raises(TinyrtError, match="port busy") as e:
+        Device.open(device.port)
+    assert "serial monitor" in str(e.value)
+
+
+def test_a_board_that_dies_is_an_error_not_a_hang(tmp_path):
+    with hostdevice.launch(fc_model(1, 8, 4, 0, 0), tmp_path) as dev:
+        with Device.open(dev.port, timeout=0.3, retries=1) as board:
+            board.info()
+            dev.stop()
+            with pytest.raises(TinyrtError, match="lost the connection|board silent"):
+                board.ping(b"x")
