@@ -121,8 +121,12 @@ def test_grouped_convolution():
     assert_bit_exact(conv_model(shape=(1, 6, 5, 6), filters=9, groups=3, stride=(2, 1)))
 
 
-def test_per_tensor_weights():
-    assert_bit_exact(conv_model(per_channel=False))
+@pytest.mark.parametrize("axis", [0, 3])
+def test_per_tensor_weights(axis):
+    """One scale broadcast to every filter, whatever quantized_dimension says."""
+    g = conv_model(per_channel=False)
+    g.tensors[1].quant = dataclasses.replace(g.tensors[1].quant, axis=axis)
+    assert_bit_exact(g)
 
 
 def test_without_bias_computes_as_a_zero_bias():

@@ -96,8 +96,12 @@ def test_scales_over_orders_of_magnitude(w_scale, out_scale):
     assert_bit_exact(dw_model(w_scale=w_scale, out_scale=out_scale))
 
 
-def test_per_tensor_weights():
-    assert_bit_exact(dw_model(per_channel=False))
+@pytest.mark.parametrize("axis", [3, 0])
+def test_per_tensor_weights(axis):
+    """One scale broadcast to every channel, whatever quantized_dimension says."""
+    g = dw_model(per_channel=False)
+    g.tensors[1].quant = dataclasses.replace(g.tensors[1].quant, axis=axis)
+    assert_bit_exact(g)
 
 
 def test_without_bias():
