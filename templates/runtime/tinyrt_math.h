@@ -29,10 +29,11 @@ static inline int32_t tr_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
     if (a == b && a == INT32_MIN) {
         return INT32_MAX;
     }
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    /* C division truncates toward zero, exactly as gemmlowp's does. */
-    return (int32_t)((ab + nudge) / (INT64_C(1) << 31));
+    /* gemmlowp adds a sign-dependent nudge and divides truncating toward zero; for ab < 0,
+     * trunc((ab + 1 - 2^30) / 2^31) = -floor((2^30 - 1 - ab) / 2^31) = floor((ab + 2^30) / 2^31),
+     * so one arithmetic shift gives the same result without a 64-bit division. */
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    return (int32_t)((ab + (INT64_C(1) << 30)) >> 31);
 }
 
 /* x / 2^exponent, rounding half away from zero. */
