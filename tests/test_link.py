@@ -303,3 +303,41 @@ def test_a_board_that_dies_is_an_error_not_a_hang(tmp_path):
             dev.stop()
             with pytest.raises(TinyrtError, match="lost the connection|board silent"):
                 board.ping(b"x")
+
+
+# --- other model and frame shapes -------------------------------------------------------------
+
+def two_branch_model(name="two_branches"):
+    """Two inputs (300 and 401 bytes), each through its own FULLY_CONNECTED: two outputs."""
+    m = ModelBuilder(name)
+    rng = np.random.default_rng(3)
+    outputs = []
+    for n_in, n_out, zp in ((300, 7, -128), (401, 130, 127)):
+        x = m.input((1, n_in), scale=0.05, zero_point=zp)
+        y = m.tensor((1, n_out), scale=0.1, zero_point=-zp // 2)
+        m.op("FULLY_CONNECTED", [x, m.const(rand_int8(rng, (n_out, n_in)), "int8", scale=0.02), -1], [y],
+             activation="NONE", keep_num_dims=False)
+        outputs.append(y)
+    return m.graph(outputs)
+
+
+def test_several_inputs_and_outputs_are_packed_in_order(tmp_path):
+    graph = two_branch_model()
+    rng = np.random.default_rng(0)
+    x = [rand_int8(rng, (1, 300)), rand_int8(rng, (1, 401))]
+    # 188-byte input chunks: one spans the boundary between the two input tensors.
+    with hostdevice.launch(graph, tmp_path, extra_cflags=["-DTR_PROTO_MAX_PAYLOAD=192"]) as dev, \
+            Device.open(dev.port) as board:
+        info = board.info()
+        outputs, _ = board.run(x)
+    assert info.max_payload == 192 and [t.shape for t in info.outputs] == [(1, 7), (1, 130)]
+    expected = reference.Reference(write_tflite(graph)).run(x)
+    assert [o.tobytes() for o in outputs] == [e.tobytes() for e in expected]
+
+
+def test_info_that_does_not_fit_a_frame_is_a_clear_error(tmp_path):
+    graph = two_branch_model(name="a_model_whose_name_is_long_enough_to_be_cut_at_48_bytes")
+    with hostdevice.launch(graph, tmp_path, extra_cflags=["-DTR_PROTO_MAX_PAYLOAD=128"]) as dev, \
+            Device.open(dev.port) as board, pytest.raises(TinyrtError, match="TOO_LARGE") as e:
+        board.info()
+    assert "TR_PROTO_MAX_PAYLOAD" in str(e.value)

@@ -1,15 +1,20 @@
 """The serial protocol (docs/protocol.md): the Python codec on its own, and the C server
 (firmware/protocol.c, built natively with ASAN/UBSAN) answering real frames over a real pty."""
+import shutil
 import struct
+import subprocess
 import zlib
 
 import pytest
 import serial
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import codegen
 from test_op_fully_connected import fc_model
-from tinyrt import hostdevice
+from tinyrt import host, hostdevice
 from tinyrt import protocol as p
+from tinyrt.boards import load_board
+from tinyrt.paths import data_dir
 
 E = p.ErrorCode
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -262,3 +267,28 @@ def test_random_garbage_never_hangs_or_crashes_the_server(device, port, garbage)
     port.write(b"\0" + garbage + b"\0")
     assert ask(port, p.Ping(b"alive"), seq=4321) == p.Pong(b"alive")
     assert device.alive, device.stderr()
+
+
+# --- the C server on Cortex-M -------------------------------------------------------------------
+
+ARM_CPUS = {"m0plus": ["-mcpu=cortex-m0plus"],
+            "m4": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
+            "m55": ["-mcpu=cortex-m55", "-mfloat-abi=hard"]}
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+@pytest.mark.parametrize("profile", [False, True], ids=["plain", "profile"])
+@pytest.mark.parametrize("cpu", ARM_CPUS)
+def test_server_compiles_warning_free_and_small_for_cortex_m(tmp_path, cpu, profile):
+    board = load_board("host")
+    host.write_project(codegen.render(codegen.lower(fc_model(1, 40, 10, 0, 0), board), host_main=False), tmp_path)
+    obj = tmp_path / "protocol.o"
+    fw = data_dir("firmware")
+    cmd = ["arm-none-eabi-gcc", "-mthumb", *ARM_CPUS[cpu], "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror",
+           '-DTINYRT_BOARD_ID="qemu"', *(["-DTINYRT_PROFILE"] if profile else []),
+           "-I", str(tmp_path), "-I", str(fw), "-c", str(fw / "protocol.c"), "-o", str(obj)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    subprocess.run(cmd[:-4] + ["-c", str(fw / "main.c"), "-o", str(tmp_path / "main.o")], check=True)
+    size = subprocess.run(["arm-none-eabi-size", str(obj)], check=True, capture_output=True, text=True)
+    text = int(size.stdout.splitlines()[1].split()[0])
+    assert text < 2048, f"protocol.c takes {text} bytes of flash"

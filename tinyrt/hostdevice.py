@@ -121,12 +121,14 @@ def start(exe: str | os.PathLike) -> HostDevice:
 
 
 def launch(model, work_dir: str | os.PathLike | None = None, profile: bool = False,
-           sanitize: bool = False, board: dict | None = None) -> HostDevice:
-    """Build and start the host firmware for ``model``: a ``Graph`` or a ``codegen.Lowered``."""
+           sanitize: bool = False, board: dict | None = None, extra_cflags: list[str] = ()) -> HostDevice:
+    """Build and start the host firmware for ``model``: a ``Graph`` or a ``codegen.Lowered``.
+    ``extra_cflags`` e.g. ``-DTR_PROTO_MAX_PAYLOAD=128`` for a smaller frame."""
     import codegen
 
     board = board or load_board("host")
     lowered = model if hasattr(model, "plan") else codegen.lower(model, board)
     work = Path(work_dir or tempfile.mkdtemp(prefix="tinyrt-hostdev-"))
-    exe = build(codegen.render(lowered, host_main=False), work, board, profile=profile, sanitize=sanitize)
+    exe = build(codegen.render(lowered, host_main=False), work, board, profile=profile, sanitize=sanitize,
+                extra_cflags=list(extra_cflags))
     return start(exe)

@@ -22,6 +22,7 @@ from . import protocol as p
 from .errors import TinyrtError
 
 DEFAULT_BAUD = 115200
+POLL_S = 0.02
 
 
 def _available_ports() -> str:
@@ -41,7 +42,7 @@ def open_port(port: str, baud: int = DEFAULT_BAUD, exclusive: bool = True) -> se
                           [f"serial ports on this machine: {_available_ports()}",
                            "is the board plugged in and powered? (`dmesg | tail` shows new USB serial ports)"])
     try:
-        return serial.serial_for_url(port, baudrate=baud, timeout=0.1, write_timeout=5.0,
+        return serial.serial_for_url(port, baudrate=baud, timeout=POLL_S, write_timeout=5.0,
                                      exclusive=None if is_url else exclusive)
     except serial.SerialException as e:
         raise _open_error(port, e) from None
@@ -106,7 +107,7 @@ class Link:
                 problem = f"no answer within {timeout:g} s"
                 self.splitter.clear()   # a partial frame that stopped coming is junk
             else:
-                for raw in self.splitter.feed(self._read(left)):
+                for raw in self.splitter.feed(self._read()):
                     outcome = self._check(raw, seq, name)
                     if outcome is not None and not isinstance(outcome, str):
                         return outcome
@@ -140,9 +141,10 @@ class Link:
             return f"answer of the wrong type {frame.type:#04x}"
         return response
 
-    def _read(self, timeout: float) -> bytes:
+    def _read(self) -> bytes:
         try:
-            self.serial.timeout = max(0.001, min(timeout, 0.25))
+            # The port's own timeout is a short poll interval (set at open, since changing it
+            # reconfigures the port); the caller loops until its deadline.
             return self.serial.read(max(1, self.serial.in_waiting))
         except (serial.SerialException, OSError) as e:
             raise TinyrtError(f"lost the connection to {self.port}: {e}",
@@ -189,7 +191,9 @@ def _device_error(name: str, error: p.DeviceError) -> TinyrtError:
     hints = {p.ErrorCode.BAD_VERSION: ["rebuild and flash the firmware with this version of tinyrt"],
              p.ErrorCode.UNKNOWN_COMMAND: ["rebuild and flash the firmware with this version of tinyrt"],
              p.ErrorCode.NOT_SUPPORTED: ["build the firmware with profiling (`--profile`)"],
-             p.ErrorCode.NOT_READY: ["set the input and invoke before reading results"]}
+             p.ErrorCode.NOT_READY: ["set the input and invoke before reading results"],
+             p.ErrorCode.TOO_LARGE: [f"rebuild the firmware with larger frames, e.g. "
+                                     f"-DTR_PROTO_MAX_PAYLOAD={max(1024, error.detail + 64)}"]}
     return TinyrtError(f"the device rejected {name}: {error.describe()}", hints.get(error.code, []))
 
 
