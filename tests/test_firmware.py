@@ -58,7 +58,7 @@ def test_vector_table_holds_the_stack_top_and_reset_handler(built, board_id):
     fw, _ = built(board_id)
     board = load_board(board_id)
     text = next(s for s in elf.sections(fw.elf) if s.name == ".text")
-    vectors = text.addr + (256 if board["firmware"].get("entry_stub") else 0)
+    vectors = text.addr + (512 if board["firmware"].get("entry_stub") else 0)
     seg = next(g for g in elf.load_segments(fw.elf) if g.vaddr <= vectors < g.vaddr + len(g.data))
     sp, reset = (int.from_bytes(seg.data[vectors - seg.vaddr + 4 * i:][:4], "little") for i in (0, 1))
     stack = region(board, "stack")

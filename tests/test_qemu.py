@@ -1,6 +1,10 @@
 """The emulated boards boot tinyrt firmware under QEMU and answer over their serial console."""
 import socket
 import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +140,15 @@ def test_stop_ends_qemu_and_returns_its_stderr(project):
     assert q.alive and q.port.startswith("socket://127.0.0.1:")
     assert isinstance(q.stop(), str)
     assert not q.alive
+
+
+def test_qemu_left_running_is_stopped_when_python_exits(project):
+    board = load_board("qemu-m4")
+    fw = firmware.build(project("qemu-m4"), board)
+    script = ("from tinyrt import qemu; from tinyrt.boards import load_board; "
+              f"q = qemu.start(load_board('qemu-m4'), {str(fw.elf)!r}); print(q.process.pid)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).parents[1])
+    pid = int(out.stdout.split()[-1])
+    time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()

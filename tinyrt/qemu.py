@@ -9,18 +9,24 @@ URL ``socket://127.0.0.1:PORT`` for ``tinyrt.link``. ``command()`` gives the exa
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 from .errors import TinyrtError
 
 QEMU = "qemu-system-arm"
 INSTALL_HINT = "apt-get install qemu-system-arm"
+
+# Every QEMU this process started and has not stopped: stopped at exit, so an interrupted run
+# leaves no emulator spinning on a core (the firmware polls its UART while idle).
+_RUNNING: "weakref.WeakSet[QemuBoard]" = weakref.WeakSet()
 
 
 def qemu_binary() -> str:
@@ -34,7 +40,7 @@ def qemu_binary() -> str:
     return path
 
 
-def command(board: dict, elf: str | os.PathLike, port: int, qemu: str = QEMU) -> list[str]:
+def command(board: dict, elf: str | os.PathLike, port: int | str, qemu: str = QEMU) -> list[str]:
     """The qemu-system-arm command line that runs ``elf`` on ``board`` with the console on
     127.0.0.1:``port``."""
     if board["kind"] != "qemu":
@@ -61,6 +67,7 @@ class QemuBoard:
         self.process, self.command, self.tcp_port, self._log = process, command, tcp_port, log
         self._stderr: str | None = None
         self.port = f"socket://127.0.0.1:{tcp_port}"
+        _RUNNING.add(self)
 
     @property
     def alive(self) -> bool:
@@ -90,6 +97,7 @@ class QemuBoard:
         if self._stderr is None:
             self._stderr = self.stderr()
             self._log.unlink(missing_ok=True)
+        _RUNNING.discard(self)
         return self._stderr
 
     def __enter__(self) -> "QemuBoard":
@@ -97,6 +105,12 @@ class QemuBoard:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for running in list(_RUNNING):
+        running.stop(timeout=2.0)
 
 
 def _exited(status: int, cmd: list[str], stderr: str) -> TinyrtError:
