@@ -62,3 +62,34 @@ def bench_memory(shared: Path, board_id: str = "qemu-m4") -> list[dict]:
             row["ratio_vs_tflm"] = round(row["arena_bytes"] / b["arena_bytes"], 3)
         rows.append(row)
     return rows
+
+
+def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
+                  progress: bool = True) -> list[dict]:
+    """Deploy every int8 model on ``board_id`` and put the measured figures beside TFLM's
+    (CMSIS-NN and reference kernels) on the same emulated board."""
+    from .device import deploy_device
+    board = load_board(board_id)
+    base = baselines(shared)
+    rows = []
+    for path in int8_models(shared):
+        row = {"model": path.stem, "board": board_id}
+        try:
+            r = deploy_device(str(path), board, runs=runs, quiet=not progress)
+            row.update(instructions=r["latency"]["cycles_median"], unit=r["latency"]["unit"],
+                       bit_exact=r["bit_exact_runs"] == r["runs"], macs=r["macs"],
+                       arena_bytes=r["memory"]["arena_bytes"], stack_bytes=r["memory"]["stack_bytes"],
+                       peak_sram_bytes=r["memory"]["peak_sram_bytes"], flash_bytes=r["flash_bytes"])
+        except TinyrtError as e:
+            row["error"] = e.message.splitlines()[0]
+        for stack, key in (("tflm+cmsis-nn", "cmsis"), ("tflm-reference", "ref")):
+            b = baseline(base, path.stem, board_id, stack)
+            if b:
+                row[f"tflm_{key}_instructions"] = b["emulated_instructions_per_inference"]
+                row[f"tflm_{key}_peak_sram_bytes"] = b["arena_bytes"] + b["stack_bytes"]
+                row[f"tflm_{key}_flash_bytes"] = b["flash_bytes"]
+                if "instructions" in row:
+                    row[f"ratio_vs_tflm_{key}"] = round(row["instructions"] /
+                                                        b["emulated_instructions_per_inference"], 3)
+        rows.append(row)
+    return rows

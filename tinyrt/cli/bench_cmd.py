@@ -1,4 +1,5 @@
-"""`tinyrt bench memory`: benchmark tables against TFLite Micro's measured baselines."""
+"""`tinyrt bench memory|latency|quant`: benchmark tables against TFLite Micro's measured
+baselines (../shared/baselines). Figures are measured here, never asserted."""
 from __future__ import annotations
 
 from .. import bench
@@ -8,15 +9,17 @@ from .common import add_json, write_json
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks beside TFLite Micro (needs ../shared)")
-    p.add_argument("what", choices=["memory"], help="memory: arena per model")
-    p.add_argument("--board", default="qemu-m4", help="board whose baselines to compare with")
+    p.add_argument("what", choices=["memory", "latency", "quant"],
+                   help="memory: arena per model; latency: deploy every model on --board; "
+                        "quant: tinyrt's int8 quantisation vs TensorFlow's")
+    p.add_argument("--board", default="qemu-m4", help="board to measure on / compare with")
+    p.add_argument("--runs", type=int, default=3, help="inferences per model (latency)")
     p.add_argument("--shared", metavar="DIR", help="the shared folder (default ../shared)")
     add_json(p)
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    shared = bench.shared_dir(args.shared)
+def _memory(args, shared):
     rows = bench.bench_memory(shared, args.board)
     print(table(["model", "tinyrt arena B", "TFLM arena B", "tinyrt/TFLM", "no-reuse B",
                  "lower bound B", "note"],
@@ -25,5 +28,34 @@ def run(args) -> int:
                   r.get("layer_lower_bound_bytes"), r.get("error", "")] for r in rows],
                 title=f"arena bytes, tinyrt vs TFLite Micro + CMSIS-NN on {args.board} "
                       "(TFLM's arena includes its persistent per-channel data)"))
-    write_json(args.json, {"benchmark": "memory", "board": args.board, "rows": rows})
+    return rows
+
+
+def _latency(args, shared):
+    rows = bench.bench_latency(shared, args.board, args.runs)
+    print(table(["model", "bit-exact", "tinyrt instr", "TFLM+CMSIS-NN", "ratio", "TFLM ref",
+                 "ratio", "peak SRAM B", "TFLM SRAM B", "flash B", "TFLM flash B", "note"],
+                [[r["model"], r.get("bit_exact"), r.get("instructions"),
+                  r.get("tflm_cmsis_instructions"), r.get("ratio_vs_tflm_cmsis"),
+                  r.get("tflm_ref_instructions"), r.get("ratio_vs_tflm_ref"),
+                  r.get("peak_sram_bytes"), r.get("tflm_cmsis_peak_sram_bytes"),
+                  r.get("flash_bytes"), r.get("tflm_cmsis_flash_bytes"), r.get("error", "")]
+                 for r in rows],
+                title=f"emulated instructions per inference on {args.board} (QEMU -icount "
+                      "shift=0, median); ratio = tinyrt / TFLM, lower is better; "
+                      "SRAM = arena + stack (+ tinyrt's static RAM)"))
+    return rows
+
+
+def _quant(args, shared):
+    from ..quantize.bench import bench_quant, format_bench_quant
+    rows = bench_quant(shared)
+    print(format_bench_quant(rows))
+    return rows
+
+
+def run(args) -> int:
+    shared = bench.shared_dir(args.shared)
+    rows = {"memory": _memory, "latency": _latency, "quant": _quant}[args.what](args, shared)
+    write_json(args.json, {"benchmark": args.what, "board": args.board, "rows": rows})
     return 0
