@@ -69,7 +69,7 @@ def deploy_device(model_path: str, board: dict, runs: int = 10, seed: int = 0,
     try:
         measured = _measure(lowered, model_path, board, port, runs, seed, inputs_path, profile, quiet)
     except TinyrtError as e:
-        if emulator is not None and not emulator.alive():
+        if emulator is not None and not emulator.alive:
             raise TinyrtError(f"{e.message}\nQEMU exited: {emulator.stop().strip()[-2000:]}", e.hints) from None
         raise
     finally:

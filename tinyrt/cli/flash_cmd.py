@@ -36,7 +36,7 @@ def run(args) -> int:
             print(f"{board['id']} running in QEMU; console at {running.port}")
             print(f"attach with: tinyrt monitor --board {board['id']} --port {running.port}", flush=True)
             deadline = time.monotonic() + args.seconds if args.seconds else None
-            while running.alive() and (deadline is None or time.monotonic() < deadline):
+            while running.alive and (deadline is None or time.monotonic() < deadline):
                 time.sleep(0.2)
         return 0
     cmds = flash.commands(board, elf, method=args.method)
