@@ -110,6 +110,7 @@ def context(lowered) -> dict:
     return {"model_name": g.name, "model_hash": lowered.model_hash, "arena_bytes": plan.arena_bytes,
             "board": lowered.board["id"], "alignment": max(16, plan.alignment),
             "inputs": _io(lowered, g.inputs), "outputs": _io(lowered, g.outputs),
+            "inputs_preserved": int(plan.inputs_preserved(g.inputs)),
             "input_ctype": io_ctype(g.inputs), "output_ctype": io_ctype(g.outputs),
             "kernel_headers": lowered.kernel_headers, "weights": list(weights.values()),
             "consts": consts, "layers": layers,

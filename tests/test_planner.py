@@ -103,3 +103,12 @@ def test_layer_lower_bound_is_the_largest_input_plus_output():
 def test_every_packer_is_valid_on_a_branching_graph(strategy):
     graph = random_dag([40, 30, 20, 60, 10, 50], [0, 0, 1, 2, 3], n_outputs=2)
     assert_valid(planner.plan(graph, alignment=8, strategy=strategy))
+
+
+def test_inputs_preserved_only_when_no_buffer_reuses_their_bytes():
+    chain = random_dag([100, 100, 100, 100], [0, 1, 2])
+    p = planner.plan(chain, alignment=4)
+    reused = any(b.offset < 100 and b.tensors != chain.inputs for b in p.buffers)
+    assert p.inputs_preserved(chain.inputs) == (not reused)
+    two_ops = random_dag([100, 10], [0])
+    assert planner.plan(two_ops, alignment=4).inputs_preserved(two_ops.inputs)

@@ -51,6 +51,15 @@ class Plan:
                 return b.offset
         raise KeyError(f"tensor {tensor} has no arena buffer")
 
+    def inputs_preserved(self, inputs: list[int]) -> bool:
+        """True when no other buffer ever occupies the bytes of a graph input, so the input in
+        the arena is intact after a run (and may be run again without being written again)."""
+        own = [b for b in self.buffers if any(t in inputs for t in b.tensors)]
+        if any(len(b.tensors) > 1 for b in own):
+            return False   # an alias or in-place output shares the input's bytes
+        return not any(o.offset < b.offset + b.size and b.offset < o.offset + o.size
+                       for b in own for o in self.buffers if o not in own)
+
     def scratch_offset(self, op_index: int) -> int | None:
         for b in self.buffers:
             if b.scratch_of == op_index:
