@@ -14,7 +14,7 @@ import traceback
 
 from ..errors import TinyrtError
 
-COMMANDS = ["compile", "plan", "deploy", "build", "flash", "monitor", "boards", "bench", "demo"]
+COMMANDS = ["compile", "plan", "deploy", "build", "flash", "monitor", "boards", "bench", "demo", "quantize"]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,76 @@
+"""`tinyrt quantize FLOAT.tflite --calib DATA -o INT8.tflite`: post-training int8 quantisation,
+then a per-layer report against the float model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import quantize as q
+from ..frontend import read_tflite
+from ..quantize.data import load_labels, load_samples
+from ..quantize.observers import METHODS
+from ..quantize.prepare import prepare_float
+from ..quantize.report import compare, format_report
+from ..reference import Reference
+from ..writer import write_tflite
+from .common import add_json, add_model, add_quiet, write_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("quantize", help="quantise a float .tflite to full-integer int8")
+    add_model(p)
+    p.add_argument("--calib", required=True, metavar="DATA",
+                   help="representative inputs: .npy / .npz, or a folder of them")
+    p.add_argument("-o", "--output", metavar="INT8.tflite",
+                   help="where to write the int8 model (default: ./<model>_int8.tflite)")
+    p.add_argument("--method", choices=METHODS, default="minmax",
+                   help="activation ranges: minmax (default), percentile, or mse "
+                        "(the range that minimises the quantisation error)")
+    p.add_argument("--percentile", type=float, default=99.99,
+                   help="for --method percentile (default 99.99)")
+    p.add_argument("--bias-correction", action="store_true",
+                   help="fold the mean error weight rounding adds into the biases")
+    p.add_argument("--per-channel-fc", action="store_true",
+                   help="per-channel FULLY_CONNECTED weights (tflite-runtime >= 2.14, "
+                        "not in the int8 spec)")
+    p.add_argument("--float-io", action="store_true",
+                   help="keep float32 input/output (QUANTIZE/DEQUANTIZE at the ends)")
+    p.add_argument("--holdout", metavar="DATA", help="held-out inputs for the report "
+                   "(default: the calibration inputs)")
+    p.add_argument("--labels", metavar="NPY", help="class ids of the report inputs: adds accuracy")
+    add_json(p)
+    add_quiet(p)
+    p.set_defaults(func=run)
+
+
+def default_output(model: str) -> Path:
+    stem = Path(model).stem
+    stem = stem[:-len("_float")] if stem.endswith("_float") else stem
+    return Path(f"{stem}_int8.tflite")
+
+
+def run(args) -> int:
+    graph = read_tflite(args.model)
+    prepared = prepare_float(graph)
+    calib = load_samples(args.calib, prepared, "calibration")
+    holdout = load_samples(args.holdout, prepared, "held-out") if args.holdout else calib
+    labels = load_labels(args.labels, len(holdout)) if args.labels else None
+    config = q.QuantConfig(method=args.method, percentile=args.percentile,
+                           bias_correction=args.bias_correction,
+                           per_channel_fc=args.per_channel_fc, float_io=args.float_io)
+    result = q.quantize(graph, calib, config, progress=not args.quiet)
+    model = write_tflite(result.graph)
+    Reference(model)                     # tflite-runtime must load what we write
+    out = Path(args.output) if args.output else default_output(args.model)
+    out.write_bytes(model)
+    report = compare(result.float_graph, result.graph, holdout, labels, progress=not args.quiet)
+    report.update(model=args.model, output=str(out), method=args.method,
+                  bias_correction=args.bias_correction, per_channel_fc=args.per_channel_fc,
+                  float_io=args.float_io, calibration_samples=len(calib),
+                  evaluated_on="held-out" if args.holdout else "calibration",
+                  float_bytes=Path(args.model).stat().st_size, int8_bytes=len(model))
+    print(format_report(report))
+    print(f"wrote {out} ({len(model):,} bytes; float model {report['float_bytes']:,} bytes)")
+    if not args.holdout:
+        print("note: measured on the calibration inputs; pass --holdout for unbiased figures")
+    write_json(args.json, report)
+    return 0

@@ -1,0 +1,107 @@
+"""`tinyrt bench quant`: tinyrt's int8 quantisation of the float MLPerf Tiny models beside the
+int8 models TensorFlow's converter made from the same networks.
+
+Data: the shared folder has no datasets, so every model gets synthetic inputs
+(``synthetic.smooth_inputs``) over the range TensorFlow's int8 model covers at its input: a
+calibration set, a validation set (to pick tinyrt's best method) and a held-out set (all
+figures). TensorFlow calibrated on the real data, which these inputs only imitate, so its figures
+here include that mismatch; tinyrt's do not. Top-1 agreement is with the float model; for the
+autoencoder (ad01) it is replaced by the anomaly-score correlation. FP16 flash is an estimate
+(half the float32 weight bytes): tinyrt has no FP16 path yet.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import TinyrtError
+from ..frontend import read_tflite
+from . import QuantConfig, quantize, requantize
+from .observers import METHODS
+from .report import align_ops, compare_many
+from .synthetic import input_range, smooth_inputs
+
+CALIB, VALID, HOLDOUT = 200, 100, 200
+SEEDS = {"calib": 1, "valid": 3, "holdout": 2}
+
+
+def float_models(shared: Path) -> list[Path]:
+    return sorted((Path(shared) / "models").glob("*_float.tflite"))
+
+
+def candidate_configs() -> list[QuantConfig]:
+    return [QuantConfig(method=m, bias_correction=bc) for m in METHODS for bc in (False, True)]
+
+
+def datasets(float_graph, int8_graph, sizes=(CALIB, VALID, HOLDOUT)):
+    lo, hi = input_range(int8_graph)
+    shape = float_graph.t(float_graph.inputs[0]).shape
+    return [smooth_inputs(shape, lo, hi, n, SEEDS[k]) for k, n in zip(SEEDS, sizes)]
+
+
+def _metrics(report: dict) -> dict:
+    keys = ("mean_layer_sqnr_db", "output_sqnr_db", "top1_agreement", "score_correlation")
+    return {k: report[k] for k in keys if k in report}
+
+
+def bench_model(path: Path, sizes=(CALIB, VALID, HOLDOUT), progress: bool = False) -> dict:
+    name = path.stem[:-len("_float")]
+    tf_path = path.with_name(f"{name}_int8.tflite")
+    row = {"model": name}
+    graph, tf = read_tflite(path), read_tflite(tf_path)
+    calib, valid, held = datasets(graph, tf, sizes)
+    base = quantize(graph, calib, QuantConfig(), progress=progress)
+    fg = base.float_graph
+    candidates = [requantize(base, cfg) for cfg in candidate_configs()]
+    scores = [r["output_sqnr_db"] for r in
+              compare_many(fg, [(c.graph, None) for c in candidates], valid, progress=progress)]
+    best = candidates[max(range(len(scores)), key=scores.__getitem__)]
+    minmax, chosen, tf_report = compare_many(
+        fg, [(base.graph, None), (best.graph, None), (tf, align_ops(fg, tf))], held,
+        progress=progress)
+    row["tinyrt_minmax"] = _metrics(minmax)
+    row["tinyrt_best"] = {"method": best.config.method,
+                          "bias_correction": best.config.bias_correction, **_metrics(chosen)}
+    row["tensorflow"] = _metrics(tf_report)
+    float_w = sum(t.nbytes for t in fg.tensors if t.is_const)
+    row["flash"] = {"float32_weights_bytes": float_w,
+                    "int8_weights_bytes": sum(t.nbytes for t in best.graph.tensors if t.is_const),
+                    "tensorflow_int8_weights_bytes": sum(t.nbytes for t in tf.tensors
+                                                         if t.is_const),
+                    "fp16_weights_bytes_estimated": float_w // 2}
+    row["samples"] = {"calibration": len(calib), "validation": len(valid), "held_out": len(held)}
+    return row
+
+
+def bench_quant(shared: Path, sizes=(CALIB, VALID, HOLDOUT), progress: bool = False
+                ) -> list[dict]:
+    rows = []
+    for path in float_models(shared):
+        try:
+            rows.append(bench_model(path, sizes, progress))
+        except TinyrtError as e:
+            rows.append({"model": path.stem, "error": e.message})
+    return rows
+
+
+def format_bench_quant(rows: list[dict]) -> str:
+    from ..table import table
+    body = []
+    for r in rows:
+        if "error" in r:
+            body.append([r["model"], "error", r["error"]] + [None] * 4)
+            continue
+        for label, key in (("tinyrt min/max", "tinyrt_minmax"), ("tinyrt best", "tinyrt_best"),
+                           ("TensorFlow int8", "tensorflow")):
+            m = r[key]
+            if key == "tinyrt_best":
+                label += f" ({m['method']}{', bias corr.' if m['bias_correction'] else ''})"
+            agree = m.get("top1_agreement", m.get("score_correlation"))
+            body.append([r["model"], label, m["mean_layer_sqnr_db"], m["output_sqnr_db"], agree,
+                         r["flash"]["int8_weights_bytes"] if key != "tensorflow"
+                         else r["flash"]["tensorflow_int8_weights_bytes"], None])
+        f = r["flash"]
+        body.append([r["model"], "float32 / fp16 (estimated)", None, None, None,
+                     f["float32_weights_bytes"], f["fp16_weights_bytes_estimated"]])
+    return table(["model", "quantisation", "mean layer SQNR dB", "output SQNR dB",
+                  "top-1 agr. (ad01: score corr.)", "weights B", "fp16 est. B"], body,
+                 title="int8 quantisation vs the float model, synthetic held-out inputs")
