@@ -3,6 +3,8 @@ starts QEMU and keeps it running (Ctrl-C stops it) so `tinyrt monitor --port ...
 from __future__ import annotations
 
 import shlex
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +34,8 @@ def run(args) -> int:
         if args.dry_run:
             print(shlex.join(qemu.command(board, elf, qemu.free_port())))
             return 0
+        # SIGTERM (a service manager, a test) must stop QEMU too, not leave it spinning
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         with qemu.start(board, elf) as running:
             print(f"{board['id']} running in QEMU; console at {running.port}")
             print(f"attach with: tinyrt monitor --board {board['id']} --port {running.port}", flush=True)
