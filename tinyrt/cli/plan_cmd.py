@@ -39,9 +39,11 @@ def plan_report(lowered) -> dict:
 
 
 def format_plan(report: dict) -> str:
+    peak = max(report["peak_live_bytes"], 1)
     rows = [[s["step"], s["op"], s["kernel"], "x".join(map(str, s["output_shape"])),
-             s["output_bytes"], s["offset"], s["live_bytes"]] for s in report["steps"]]
-    body = table(["#", "op", "kernel", "output", "bytes", "offset", "live bytes"], rows,
+             s["output_bytes"], s["offset"], s["live_bytes"], "#" * round(24 * s["live_bytes"] / peak)]
+            for s in report["steps"]]
+    body = table(["#", "op", "kernel", "output", "bytes", "offset", "live bytes", "live / peak"], rows,
                  title=f"memory plan of {report['model']} for {report['board']} "
                        f"({report['strategy']} packing, {report['alignment']}-byte aligned)")
     return (f"{body}\n\narena {report['arena_bytes']:,} B   peak live {report['peak_live_bytes']:,} B"
