@@ -256,12 +256,28 @@ def test_written_model_reads_back_equal_and_loads_in_tflite_runtime(config):
     Reference(data)
 
 
-@pytest.mark.parametrize("method", ["minmax", "percentile", "mse"])
-def test_quantised_model_is_bit_exact_in_generated_code(cnn, method):
+@pytest.mark.parametrize("config", [
+    QuantConfig(), QuantConfig(method="percentile"),
+    QuantConfig(method="mse", bias_correction=True),
+    QuantConfig(per_channel_fc=True, float_io=True)], ids=["minmax", "percentile", "mse+bc",
+                                                           "pcfc+float_io"])
+def test_quantised_model_is_bit_exact_in_generated_code(cnn, config):
     _, r = cnn
-    q = requantize(r, QuantConfig(method=method, bias_correction=method == "mse")).graph
+    q = requantize(r, config).graph
     result = verify_host(q, write_tflite(q), runs=4)
     assert result.ok, [x for x in result.runs if not x.bit_exact]
+
+
+def test_requantized_concatenation_is_bit_exact_in_generated_code():
+    b = ModelBuilder("concat_softmax")
+    x = b.input((1, 8), "float32")
+    s, r, y = b.tensor((1, 8), "float32"), b.tensor((1, 8), "float32"), b.tensor((1, 16), "float32")
+    b.op("SOFTMAX", [x], [s], beta=1.0)
+    b.op("RELU", [x], [r])
+    b.op("CONCATENATION", [s, r], [y], axis=1, activation="NONE")
+    g = b.graph([y])
+    q = quantize(g, samples(g, 10, scale=3), progress=False).graph
+    assert verify_host(q, write_tflite(q), runs=4).ok
 
 
 def test_int8_outputs_track_the_float_model(cnn):
@@ -270,3 +286,18 @@ def test_int8_outputs_track_the_float_model(cnn):
     held = samples(g, 30, seed=9)
     agree = np.mean([ref.run(s)[0].argmax() == run.run(s)[0].argmax() for s in held])
     assert agree >= 0.9
+
+
+def test_per_layer_precision_other_than_int8_is_not_implemented_yet():
+    from tinyrt.errors import TinyrtError
+    with pytest.raises(TinyrtError, match="fp16 is not implemented yet"):
+        QuantConfig(layer_dtypes={"conv1": "fp16"})
+
+
+def test_per_layer_precision_names_must_be_layers(cnn):
+    from tinyrt.errors import TinyrtError
+    _, r = cnn
+    with pytest.raises(TinyrtError, match="no layer named nope"):
+        requantize(r, QuantConfig(layer_dtypes={"nope": "int8"}))
+    name = r.float_graph.ops[0].name
+    assert requantize(r, QuantConfig(layer_dtypes={name: "int8"})).graph == r.graph

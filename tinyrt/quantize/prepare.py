@@ -47,7 +47,7 @@ def check_not_quantized(graph: Graph) -> None:
     for i, op in enumerate(graph.ops):
         for k in op.outputs:
             t = graph.t(k)
-            if t.dtype in INT_DTYPES and op.type != "DEQUANTIZE":
+            if t.dtype in INT_DTYPES:
                 raise TinyrtError(
                     f"model '{graph.name}' is already (partly) quantised: op #{i} {op.type} "
                     f"writes {t.dtype} tensor '{t.name}'",

@@ -193,6 +193,10 @@ def quantize_graph(graph: Graph, calib: Calibration, config: QuantConfig = Quant
 
     ``fixed_params``: activation tensor -> (scale, zero point) to use instead of the calibrated
     ones (e.g. another quantizer's, to compare weight quantisation alone)."""
+    unknown = set(config.layer_dtypes) - {op.name for op in graph.ops}
+    if unknown:
+        raise TinyrtError(f"no layer named {', '.join(sorted(unknown))} in '{graph.name}'",
+                          ["layer names are the ops' output tensor names (tinyrt plan lists them)"])
     params, requant = activation_params(graph, calib, config)
     params.update(fixed_params or {})
     tensors = list(graph.tensors)
