@@ -160,3 +160,10 @@ def test_no_traceback_from_the_installed_command(files):
                           timeout=120)
     assert proc.returncode == 1 and proc.stderr.startswith("error: ")
     assert "Traceback" not in proc.stderr
+
+
+def test_progress_goes_to_stderr_unless_quiet(files, capsys):
+    code, out, err = run_cli(capsys, files / "mlp_float.tflite", "--calib", files / "calib.npy",
+                             "-o", files / "q.tflite")
+    assert code == 0 and "calibrating" in err and "evaluating" in err
+    assert "calibrating" not in out

@@ -38,7 +38,8 @@ class Int8Runner:
 
     def run(self, sample: list[np.ndarray]) -> list[np.ndarray]:
         xs = [quantize_input(x, d) for x, d in zip(sample, self.ref.inputs)]
-        return [dequantize(y, d["quantization"]) for y, d in zip(self.ref.run(xs), self.ref.outputs)]
+        outs = self.ref.run(xs)
+        return [dequantize(y, d["quantization"]) for y, d in zip(outs, self.ref.outputs)]
 
     def tensor(self, k: int, quant) -> np.ndarray:
         return dequantize(self.ref.tensor(k), quant)
