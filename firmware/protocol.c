@@ -4,6 +4,12 @@
  * Bytes come in through tr_proto_feed(); a 0x00 ends a frame, which is COBS-decoded in place,
  * checked (length, CRC-32, version) and dispatched. Every non-empty frame gets exactly one
  * answer: the response, or an ERROR frame saying what was wrong. I/O only through board.h.
+ *
+ * SET_INPUT writes straight into the arena (tinyrt_input()). When the plan lets later buffers
+ * reuse the input's bytes (TINYRT_INPUTS_PRESERVED 0), a run clobbers the input: the server
+ * tracks which input bytes were written since, and only a run on a whole input makes the output
+ * readable. -DTR_PROTO_INPUT_COPY=1 keeps a copy of the input outside the arena instead and
+ * restores it before every run (TINYRT_INPUT_BYTES more RAM, every run exact).
  */
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +31,11 @@
 #define SEQ_UNKNOWN 0xffffu
 #define MAX_RUNS ((TR_PROTO_MAX_PAYLOAD - 2) / 8)
 #define NUM_LAYERS_1 (TINYRT_NUM_LAYERS > 0 ? TINYRT_NUM_LAYERS : 1)
+
+/* INFO flags */
+#define FLAG_PROFILE 1u
+#define FLAG_INPUT_COPY 2u
+#define FLAG_INPUTS_PRESERVED 4u
 
 struct tr_tensor {
     const char *dtype;
@@ -68,12 +79,23 @@ static uint8_t rx[RX_MAX];
 static uint32_t rx_len;
 static uint8_t rx_overflow;
 
+/* The last response sent (ERROR frames are built on the stack), so a retried INVOKE can be
+ * answered again without running: see is_invoke_retry(). */
 static uint8_t tx[BODY_MAX];
 static uint32_t tx_len;     /* payload bytes at tx + TR_PROTO_HEADER */
 static uint32_t tx_need;    /* what the payload would take if it had not been cut */
+static uint8_t invoke_sent; /* tx holds the answer to the last request, an INVOKE */
 
-/* The input outside the arena: a run may reuse the input's arena bytes for activations. */
+#if TR_PROTO_INPUT_COPY
+/* The input outside the arena, copied in before every run. */
 static uint8_t input_buf[TINYRT_INPUT_BYTES];
+#define INPUT_BUFFER_BYTES ((uint32_t)sizeof input_buf)
+#else
+#define INPUT_BUFFER_BYTES 0u
+#endif
+/* Input bytes [0, input_end) hold what SET_INPUT wrote: all of them at boot (the arena starts
+ * zeroed), none after a run that may have reused them. */
+static uint32_t input_end = TINYRT_INPUT_BYTES;
 static uint8_t output_ready;
 static uint8_t profile_ready;
 static uint32_t err_detail;
@@ -135,12 +157,17 @@ static void out_bytes(const void *data, uint32_t n)
     tx_len += n;
 }
 
+static void put_le(uint8_t *p, uint32_t v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
 static void out_le(uint32_t v, uint32_t n)
 {
     uint8_t b[4];
-    for (uint32_t i = 0; i < n; i++) {
-        b[i] = (uint8_t)(v >> (8 * i));
-    }
+    put_le(b, v, n);
     out_bytes(b, n);
 }
 
@@ -184,30 +211,25 @@ static void write_cobs(const uint8_t *buf, uint32_t n)
     tr_board_write(&zero, 1);
 }
 
-static void send_frame(uint8_t type, uint32_t seq)
+/* Fill in the header and CRC around the `len` payload bytes at buf + TR_PROTO_HEADER; send. */
+static void send_frame(uint8_t *buf, uint32_t type, uint32_t seq, uint32_t len)
 {
-    tx[0] = TR_PROTO_VERSION;
-    tx[1] = type;
-    tx[2] = (uint8_t)seq;
-    tx[3] = (uint8_t)(seq >> 8);
-    tx[4] = (uint8_t)tx_len;
-    tx[5] = (uint8_t)(tx_len >> 8);
-    uint32_t n = TR_PROTO_HEADER + tx_len;
-    uint32_t crc = tr_crc32(0, tx, n);
-    for (uint32_t i = 0; i < 4; i++) {
-        tx[n + i] = (uint8_t)(crc >> (8 * i));
-    }
-    write_cobs(tx, n + 4);
+    buf[0] = TR_PROTO_VERSION;
+    buf[1] = (uint8_t)type;
+    put_le(buf + 2, seq, 2);
+    put_le(buf + 4, len, 2);
+    uint32_t n = TR_PROTO_HEADER + len;
+    put_le(buf + n, tr_crc32(0, buf, n), 4);
+    write_cobs(buf, n + 4);
 }
 
 static void send_error(uint32_t code, uint32_t seq, uint32_t command, uint32_t detail)
 {
-    tx_len = 0;
-    tx_need = 0;
-    out_le(code, 1);
-    out_le(command, 1);
-    out_le(detail, 4);
-    send_frame(TR_CMD_ERROR, seq);
+    uint8_t buf[TR_PROTO_OVERHEAD + 6];
+    buf[TR_PROTO_HEADER] = (uint8_t)code;
+    buf[TR_PROTO_HEADER + 1] = (uint8_t)command;
+    put_le(buf + TR_PROTO_HEADER + 2, detail, 4);
+    send_frame(buf, TR_CMD_ERROR, seq, 6);
 }
 
 static uint32_t fail(uint32_t code, uint32_t detail)
@@ -235,10 +257,10 @@ static uint32_t cmd_info(uint32_t len)
     if (len != 0) {
         return fail(TR_ERR_BAD_ARGUMENT, 0);
     }
+    uint32_t flags = (TR_PROTO_INPUT_COPY ? FLAG_INPUT_COPY : 0) |
+                     (TINYRT_INPUTS_PRESERVED ? FLAG_INPUTS_PRESERVED : 0);
 #ifdef TINYRT_PROFILE
-    const uint32_t flags = 1;
-#else
-    const uint32_t flags = 0;
+    flags |= FLAG_PROFILE;
 #endif
     out_le(TR_PROTO_MAX_PAYLOAD, 2);
     out_le(TINYRT_NUM_INPUTS, 1);
@@ -260,6 +282,24 @@ static uint32_t cmd_info(uint32_t len)
     return 0;
 }
 
+/* Copy between `bytes` and [offset, offset + n) of the packed inputs (into them if `into`) or
+ * the packed outputs (out of them otherwise). */
+static void copy_packed(int into, uint32_t offset, uint32_t n, uint8_t *bytes)
+{
+    const struct tr_tensor *t = into ? tensors : tensors + TINYRT_NUM_INPUTS;
+    uint32_t base = 0;   /* packed offset of tensor i */
+    for (int i = 0; i < (into ? TINYRT_NUM_INPUTS : TINYRT_NUM_OUTPUTS); i++) {
+        uint32_t lo = offset > base ? offset : base;
+        uint32_t hi = offset + n < base + t[i].bytes ? offset + n : base + t[i].bytes;
+        if (lo < hi) {
+            uint8_t *arena = into ? (uint8_t *)tinyrt_input(i) : (uint8_t *)(uintptr_t)tinyrt_output(i);
+            uint8_t *a = arena + (lo - base), *b = bytes + (lo - offset);
+            memcpy(into ? a : b, into ? b : a, hi - lo);
+        }
+        base += t[i].bytes;
+    }
+}
+
 static uint32_t cmd_set_input(const uint8_t *p, uint32_t len)
 {
     if (len < 4) {
@@ -269,20 +309,18 @@ static uint32_t cmd_set_input(const uint8_t *p, uint32_t len)
     if (offset > TINYRT_INPUT_BYTES || n > TINYRT_INPUT_BYTES - offset) {
         return fail(TR_ERR_BAD_ARGUMENT, TINYRT_INPUT_BYTES);
     }
+#if TR_PROTO_INPUT_COPY
     memcpy(input_buf + offset, p + 4, n);
+#else
+    copy_packed(1, offset, n, (uint8_t *)p + 4);
+#endif
+    if (offset <= input_end && offset + n > input_end) {
+        input_end = offset + n;   /* a chunk past a gap does not count */
+    }
     output_ready = 0;
     out_le(offset, 4);
     out_le(n, 4);
     return 0;
-}
-
-static void load_inputs(void)
-{
-    const uint8_t *src = input_buf;
-    for (int i = 0; i < TINYRT_NUM_INPUTS; i++) {
-        memcpy(tinyrt_input(i), src, tensors[i].bytes);
-        src += tensors[i].bytes;
-    }
 }
 
 static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
@@ -295,13 +333,20 @@ static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
         return fail(TR_ERR_BAD_ARGUMENT, MAX_RUNS);
     }
     out_le(runs, 2);
+    uint8_t exact = 0;
     for (uint32_t r = 0; r < runs; r++) {
-        load_inputs();
+#if TR_PROTO_INPUT_COPY
+        copy_packed(1, 0, TINYRT_INPUT_BYTES, input_buf);
+#endif
+        exact = input_end == TINYRT_INPUT_BYTES;
         uint64_t start = tr_board_counter();
         tinyrt_run();
         out_u64(tr_board_counter() - start);
+#if !TR_PROTO_INPUT_COPY && !TINYRT_INPUTS_PRESERVED
+        input_end = 0;   /* the run may have reused the input's bytes */
+#endif
     }
-    output_ready = 1;
+    output_ready = exact;   /* the last run computed on the input SET_INPUT wrote */
     profile_ready = 1;
     return 0;
 }
@@ -321,17 +366,10 @@ static uint32_t cmd_get_output(const uint8_t *p, uint32_t len)
     if (!output_ready) {
         return fail(TR_ERR_NOT_READY, 0);
     }
-    out_le(offset, 4);
-    uint32_t base = 0;   /* packed offset of output i */
-    for (int i = 0; i < TINYRT_NUM_OUTPUTS; i++) {
-        uint32_t size = tensors[TINYRT_NUM_INPUTS + i].bytes;
-        uint32_t lo = offset > base ? offset : base;
-        uint32_t hi = offset + n < base + size ? offset + n : base + size;
-        if (lo < hi) {
-            out_bytes((const uint8_t *)tinyrt_output(i) + (lo - base), hi - lo);
-        }
-        base += size;
-    }
+    out_le(offset, 4);   /* n fits after it, checked above */
+    copy_packed(0, offset, n, tx + TR_PROTO_HEADER + tx_len);
+    tx_len += n;
+    tx_need += n;
     return 0;
 }
 
@@ -344,7 +382,7 @@ static uint32_t cmd_get_stats(uint32_t len)
     out_le(tr_board_stack_size(), 4);
     out_le(TINYRT_ARENA_BYTES, 4);
     out_le(tr_board_static_ram(), 4);
-    out_le(sizeof input_buf, 4);
+    out_le(INPUT_BUFFER_BYTES, 4);
     out_le(sizeof rx + sizeof tx, 4);
     return 0;
 }
@@ -402,6 +440,15 @@ static uint32_t dispatch(uint32_t type, const uint8_t *p, uint32_t len)
     }
 }
 
+/* A retry of the INVOKE answered last (same seq and runs: the host resends a request whose
+ * answer it lost) gets that answer again rather than more runs, which could clobber the input
+ * the output came from. */
+static int is_invoke_retry(uint32_t type, uint32_t seq, const uint8_t *p, uint32_t len)
+{
+    return invoke_sent && type == TR_CMD_INVOKE && len == 2 && seq == rd16(tx + 2) &&
+           rd16(p) == rd16(tx + TR_PROTO_HEADER);
+}
+
 /* Decode rx[0..n) in place; returns the decoded length, or -1 on a code byte past the end. */
 static int32_t cobs_decode(uint8_t *buf, uint32_t n)
 {
@@ -443,7 +490,10 @@ static void handle_frame(void)
         send_error(TR_ERR_BAD_LENGTH, seq, type, n);
     } else if (len > TR_PROTO_MAX_PAYLOAD) {
         send_error(TR_ERR_OVERSIZE, seq, type, TR_PROTO_MAX_PAYLOAD);
+    } else if (is_invoke_retry(type, seq, rx + TR_PROTO_HEADER, len)) {
+        write_cobs(tx, TR_PROTO_OVERHEAD + rd16(tx + 4));
     } else {
+        invoke_sent = 0;
         tx_len = 0;
         tx_need = 0;
         uint32_t err = dispatch(type, rx + TR_PROTO_HEADER, len);
@@ -452,7 +502,8 @@ static void handle_frame(void)
         } else if (tx_need > TR_PROTO_MAX_PAYLOAD) {
             send_error(TR_ERR_TOO_LARGE, seq, type, tx_need);
         } else {
-            send_frame((uint8_t)(type | 0x80u), seq);
+            send_frame(tx, type | 0x80u, seq, tx_len);
+            invoke_sent = type == TR_CMD_INVOKE;
         }
     }
 }

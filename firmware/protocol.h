@@ -3,7 +3,8 @@
  *
  * Frames are COBS-encoded, 0x00-delimited, and carry a CRC-32 (IEEE); the server answers every
  * frame it receives, malformed ones with an ERROR frame. It uses only board.h for I/O, no heap
- * and two static buffers of about TR_PROTO_MAX_PAYLOAD bytes each.
+ * and two static buffers of about TR_PROTO_MAX_PAYLOAD bytes each; the input goes straight into
+ * the model's arena (unless built with TR_PROTO_INPUT_COPY=1).
  */
 #ifndef TINYRT_PROTOCOL_H
 #define TINYRT_PROTOCOL_H
@@ -23,6 +24,13 @@
 /* Largest payload of one frame; the host reads it from INFO and chunks by it. */
 #ifndef TR_PROTO_MAX_PAYLOAD
 #define TR_PROTO_MAX_PAYLOAD 512
+#endif
+
+/* 0: SET_INPUT writes into the arena, and on a model whose plan reuses the input's bytes
+ * (TINYRT_INPUTS_PRESERVED 0) only the first run after SET_INPUT is exact. 1: keep a copy of the
+ * input outside the arena (TINYRT_INPUT_BYTES of RAM) and restore it before every run. */
+#ifndef TR_PROTO_INPUT_COPY
+#define TR_PROTO_INPUT_COPY 0
 #endif
 
 /* version:u8 type:u8 seq:u16 length:u16 ... crc32:u32 */

@@ -179,7 +179,7 @@ def test_stats_report_arena_and_buffers(device, lowered):
     with Device.open(device.port) as board:
         stats = board.stats()
     assert stats.arena_bytes == lowered.plan.arena_bytes
-    assert stats.input_buffer_bytes == 1400 and stats.proto_buffer_bytes > 1000
+    assert stats.input_buffer_bytes == 0 and stats.proto_buffer_bytes > 1000   # zero-copy input
 
 
 def test_output_before_invoke_is_refused(device):
@@ -247,6 +247,23 @@ def test_damaged_frames_are_retried_and_the_output_stays_exact(device, relay, re
     assert len(seqs) > len(set(seqs)) == 7   # INFO, 3 x SET_INPUT, INVOKE, 2 x GET_OUTPUT; retries reuse the seq
 
 
+FAULT_LINE = (b"\r\n*** tinyrt: fault exc=0x00000003 pc=0x000012ab lr=0x00000f01 sp=0x2000ffa0 "
+              b"excret=0xfffffff9 cfsr=0x00010000 hfsr=0x40000000 \r\n\0")
+
+
+def test_a_device_fault_line_is_reported_as_a_fault_not_a_garbled_link(device, relay):
+    # The INVOKE's answer (the second frame down) is replaced by what the fault handler prints.
+    r = relay(on(DOWN, {1}, lambda frame: FAULT_LINE))
+    with Device.open(r.url, timeout=0.5, retries=3) as board:
+        board.info()
+        with pytest.raises(TinyrtError, match=r"the device faulted: \*\*\* tinyrt: fault exc=0x00000003 "
+                                              r"pc=0x000012ab .*cfsr=0x00010000") as e:
+            board.invoke(1)
+    assert "HardFault while answering INVOKE" in e.value.message
+    assert any("addr2line" in hint and "0x000012ab" in hint for hint in e.value.hints)
+    assert len(r.seen[UP]) == 2   # INFO and one INVOKE: a fault is not retried
+
+
 def test_a_link_that_keeps_corrupting_fails_loudly(device, relay):
     r = relay(lambda d, i, frame: flip(frame) if d == DOWN and i >= 1 else frame)
     with Device.open(r.url, timeout=0.3, retries=2) as board:
@@ -303,6 +320,74 @@ def test_a_board_that_dies_is_an_error_not_a_hang(tmp_path):
             dev.stop()
             with pytest.raises(TinyrtError, match="lost the connection|board silent"):
                 board.ping(b"x")
+
+
+# --- a model whose plan reuses the input's bytes (zero-copy input is clobbered by a run) -------
+
+def chain_model(n_in=300, n_hidden=64, n_out=10):
+    """FULLY_CONNECTED twice; the output may take the dead input's bytes: TINYRT_INPUTS_PRESERVED 0."""
+    m = ModelBuilder("chain")
+    rng = np.random.default_rng(5)
+    x = m.input((1, n_in), scale=0.05, zero_point=-7)
+    h = m.tensor((1, n_hidden), scale=0.1, zero_point=3)
+    y = m.tensor((1, n_out), scale=0.2, zero_point=-1)
+    m.op("FULLY_CONNECTED", [x, m.const(rand_int8(rng, (n_hidden, n_in)), "int8", scale=0.02), -1], [h],
+         activation="RELU", keep_num_dims=False)
+    m.op("FULLY_CONNECTED", [h, m.const(rand_int8(rng, (n_out, n_hidden)), "int8", scale=0.02), -1], [y],
+         activation="NONE", keep_num_dims=False)
+    return m.graph([y])
+
+
+@pytest.fixture(scope="module")
+def clobbering(tmp_path_factory):
+    graph = chain_model()
+    lowered = codegen.lower(graph, load_board("host"))
+    assert not lowered.plan.inputs_preserved(graph.inputs)
+    dev = hostdevice.launch(lowered, tmp_path_factory.mktemp("chain"), sanitize=True)
+    yield dev, reference.Reference(write_tflite(graph))
+    assert dev.alive, dev.stderr()
+    assert dev.stop() == ""
+
+
+def chain_input(seed):
+    return [rand_int8(np.random.default_rng(seed), (1, 300))]
+
+
+def test_several_runs_give_the_first_runs_exact_output_when_runs_clobber_the_input(clobbering):
+    dev, ref = clobbering
+    with Device.open(dev.port) as board:
+        assert not board.info().repeat_exact
+        for seed in range(2):
+            x = chain_input(seed)
+            outputs, counts = board.run(x, runs=3)
+            assert outputs[0].tobytes() == ref.run(x)[0].tobytes()
+            assert len(counts) == 3 and min(counts) > 0
+
+
+def test_after_more_runs_the_clobbered_output_is_refused(clobbering):
+    dev, _ = clobbering
+    with Device.open(dev.port) as board:
+        board.run(chain_input(0))
+        board.invoke(2)
+        with pytest.raises(TinyrtError, match="NOT_READY") as e:
+            board.get_output()
+    assert any("INVOKE 1" in hint for hint in e.value.hints)
+
+
+@pytest.mark.parametrize("damage", [flip, cut, drop])
+def test_a_retried_invoke_does_not_run_again_on_the_clobbered_input(clobbering, damage):
+    # Down frames: INFO, SET_INPUT, INVOKE (damaged: the host resends it), GET_OUTPUT.
+    dev, ref = clobbering
+    r = FaultyRelay(dev.port, on(DOWN, {2}, damage))
+    try:
+        x = chain_input(3)
+        with Device.open(r.url, timeout=0.3, retries=3, invoke_timeout=0.3) as board:
+            outputs, _ = board.run(x)
+        assert outputs[0].tobytes() == ref.run(x)[0].tobytes()
+        kinds = [p.decode_frame(f).type for f in r.seen[UP]]
+        assert kinds.count(p.Command.INVOKE) == 2
+    finally:
+        r.close()
 
 
 # --- other model and frame shapes -------------------------------------------------------------

@@ -1,20 +1,26 @@
 """The serial protocol (docs/protocol.md): the Python codec on its own, and the C server
 (firmware/protocol.c, built natively with ASAN/UBSAN) answering real frames over a real pty."""
+import itertools
 import shutil
 import struct
 import subprocess
+import time
 import zlib
 
+import numpy as np
 import pytest
 import serial
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import codegen
+from conformance import rand_int8
+from test_link import chain_model
 from test_op_fully_connected import fc_model
-from tinyrt import host, hostdevice
+from tinyrt import host, hostdevice, reference
 from tinyrt import protocol as p
 from tinyrt.boards import load_board
 from tinyrt.paths import data_dir
+from tinyrt.writer import write_tflite
 
 E = p.ErrorCode
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -104,7 +110,7 @@ RESPONSES = [
     (p.Command.PING, p.Pong(b"\x00\x01")),
     (p.Command.INFO, p.DeviceInfo(512, 13, True, 22_000, 25_000_000, 490, 12, "kws", "ab12", "0.1.0",
                                   "qemu-m4", "emulated_instructions", (tensor,),
-                                  (p.TensorInfo("float32", (1, 12), 0.0, 0, 48),))),
+                                  (p.TensorInfo("float32", (1, 12), 0.0, 0, 48),), False, True)),
     (p.Command.SET_INPUT, p.InputStored(508, 100)),
     (p.Command.INVOKE, p.InvokeResult((1, 2**40, 0))),
     (p.Command.GET_OUTPUT, p.OutputChunk(4, b"xyz")),
@@ -130,6 +136,17 @@ def test_truncated_response_payload_is_a_protocol_error():
         p.Stats.decode(b"\x00" * 23)
 
 
+@pytest.mark.parametrize("flags,copy,preserved", [(0, False, False), (1, False, False), (2, True, False),
+                                                  (4, False, True), (7, True, True)])
+def test_info_flags_say_how_the_input_is_kept(flags, copy, preserved):
+    raw = bytearray(p.DeviceInfo(512, 1, False, 64, 0, 4, 4, "m", "h", "v", "b", "u").encode())
+    raw[6] = flags   # after max_payload:u16 num_inputs:u8 num_outputs:u8 num_layers:u16
+    info = p.DeviceInfo.decode(bytes(raw))
+    assert (info.profiling, info.input_copy, info.inputs_preserved) == (bool(flags & 1), copy, preserved)
+    assert info.repeat_exact == (copy or preserved)
+    assert info.encode() == bytes(raw)
+
+
 def test_only_link_errors_are_retryable():
     assert p.DeviceError(E.BAD_CRC, 0, 0).retryable
     assert not p.DeviceError(E.NOT_READY, 0, 0).retryable
@@ -137,24 +154,35 @@ def test_only_link_errors_are_retryable():
 
 # --- the C server over a pty -----------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def device(tmp_path_factory):
-    graph = fc_model(1, 40, 10, -3, 5)   # 40 input bytes, 10 output bytes
-    dev = hostdevice.launch(graph, tmp_path_factory.mktemp("proto"), sanitize=True)
+def single_fc():
+    """40 input bytes, 10 output bytes; the plan keeps the input intact (TINYRT_INPUTS_PRESERVED 1)."""
+    return fc_model(1, 40, 10, -3, 5)
+
+
+def launch(graph, tmp_path_factory, *cflags):
+    dev = hostdevice.launch(graph, tmp_path_factory.mktemp("proto"), sanitize=True, extra_cflags=cflags)
     yield dev
     assert dev.alive, dev.stderr()
     assert dev.stop() == ""
 
 
+def open_port(dev):
+    with serial.Serial(dev.port, timeout=0.05, exclusive=True) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory):
+    yield from launch(single_fc(), tmp_path_factory)
+
+
 @pytest.fixture
 def port(device):
-    with serial.Serial(device.port, timeout=0.05, exclusive=True) as s:
-        yield s
+    yield from open_port(device)
 
 
 def exchange(port, wire: bytes, frames: int = 1, timeout: float = 3.0) -> list[bytes]:
     """Send raw bytes; return the next ``frames`` raw frames (without delimiters)."""
-    import time
     port.reset_input_buffer()
     port.write(wire)
     splitter, got, deadline = p.FrameSplitter(), [], time.monotonic() + timeout
@@ -167,7 +195,6 @@ def exchange(port, wire: bytes, frames: int = 1, timeout: float = 3.0) -> list[b
 def ask(port, request, seq=1, timeout=3.0):
     """The response to ``request``, skipping answers to earlier frames (and their remains, which
     the input flush may have cut)."""
-    import time
     port.reset_input_buffer()
     port.write(p.encode_frame(p.request_frame(request, seq)))
     splitter, deadline = p.FrameSplitter(), time.monotonic() + timeout
@@ -269,6 +296,137 @@ def test_random_garbage_never_hangs_or_crashes_the_server(device, port, garbage)
     assert device.alive, device.stderr()
 
 
+# --- the input in the arena: which runs are exact ---------------------------------------------
+
+CHAIN = dict(n_in=40, n_hidden=16, n_out=10)   # the output takes the dead input's arena bytes
+seqs = itertools.count(1000)   # a new seq per request: the same seq twice is a retry
+
+
+@pytest.fixture(scope="module")
+def chain():
+    graph = chain_model(**CHAIN)
+    lowered = codegen.lower(graph, load_board("host"))
+    assert not lowered.plan.inputs_preserved(graph.inputs)
+    return lowered, reference.Reference(write_tflite(graph))
+
+
+@pytest.fixture(scope="module")
+def zero_copy(chain, tmp_path_factory):
+    yield from launch(chain[0], tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def input_copy(chain, tmp_path_factory):
+    yield from launch(chain[0], tmp_path_factory, "-DTR_PROTO_INPUT_COPY=1")
+
+
+@pytest.fixture
+def zc_port(zero_copy):
+    yield from open_port(zero_copy)
+
+
+@pytest.fixture
+def copy_port(input_copy):
+    yield from open_port(input_copy)
+
+
+def call(port, request):
+    return ask(port, request, seq=next(seqs))
+
+
+def new_input(seed) -> bytes:
+    return rand_int8(np.random.default_rng(seed), (1, 40)).tobytes()
+
+
+def exact_output(ref, x: bytes) -> bytes:
+    return ref.run([np.frombuffer(x, np.int8).reshape(1, 40)])[0].tobytes()
+
+
+def output(port):
+    """The output bytes, or the ERROR's code."""
+    answer = call(port, p.GetOutput(0, 10))
+    return answer.code if isinstance(answer, p.DeviceError) else answer.data
+
+
+def set_and_invoke(port, x: bytes, runs=1):
+    assert call(port, p.SetInput(0, x)) == p.InputStored(0, len(x))
+    assert len(call(port, p.Invoke(runs)).counts) == runs
+
+
+def test_zero_copy_firmware_says_it_keeps_no_input(zc_port):
+    info = call(zc_port, p.Info())
+    assert not info.input_copy and not info.inputs_preserved and not info.repeat_exact
+    assert call(zc_port, p.GetStats()).input_buffer_bytes == 0
+
+
+def test_set_input_then_invoke_1_is_exact_when_runs_clobber_the_input(zc_port, chain):
+    for seed in range(3):
+        x = new_input(seed)
+        set_and_invoke(zc_port, x)
+        assert output(zc_port) == exact_output(chain[1], x)
+
+
+def test_several_runs_on_a_clobbered_input_give_counts_and_no_output(zc_port):
+    set_and_invoke(zc_port, new_input(1), runs=3)
+    assert output(zc_port) == E.NOT_READY
+
+
+def test_a_second_invoke_without_new_input_gives_counts_and_no_output(zc_port, chain):
+    x = new_input(2)
+    set_and_invoke(zc_port, x)
+    assert output(zc_port) == exact_output(chain[1], x)
+    assert len(call(zc_port, p.Invoke(1)).counts) == 1
+    assert output(zc_port) == E.NOT_READY
+    set_and_invoke(zc_port, x)   # a fresh SET_INPUT and INVOKE 1 make it valid again
+    assert output(zc_port) == exact_output(chain[1], x)
+
+
+def test_an_input_rewritten_only_in_part_after_a_run_gives_no_output(zc_port, chain):
+    x = new_input(3)
+    set_and_invoke(zc_port, x)
+    set_and_invoke(zc_port, x[:20])
+    assert output(zc_port) == E.NOT_READY
+    call(zc_port, p.SetInput(20, x[20:]))   # after a gap: stored, but not counted
+    set_and_invoke(zc_port, x[:20])
+    assert output(zc_port) == E.NOT_READY
+    call(zc_port, p.SetInput(0, x[:20]))    # in order from offset 0: whole again
+    call(zc_port, p.SetInput(20, x[20:]))
+    assert len(call(zc_port, p.Invoke(1)).counts) == 1
+    assert output(zc_port) == exact_output(chain[1], x)
+
+
+def test_a_retried_invoke_is_answered_again_without_running(zc_port, chain):
+    x = new_input(4)
+    assert call(zc_port, p.SetInput(0, x)) == p.InputStored(0, 40)
+    invoke = p.encode_frame(p.request_frame(p.Invoke(1), 555))
+    first, again = exchange(zc_port, invoke)[0], exchange(zc_port, invoke)[0]
+    assert again == first   # the same counts, to the nanosecond
+    assert output(zc_port) == exact_output(chain[1], x)   # a second run would have clobbered it
+    assert len(call(zc_port, p.Invoke(1)).counts) == 1   # a new seq runs
+    assert output(zc_port) == E.NOT_READY
+
+
+def test_preserved_input_runs_exactly_again_and_again(port):
+    assert call(port, p.Info()).inputs_preserved
+    ref = reference.Reference(write_tflite(single_fc()))
+    x = new_input(5)
+    set_and_invoke(port, x, runs=3)
+    assert output(port) == exact_output(ref, x)
+    assert len(call(port, p.Invoke(2)).counts) == 2
+    assert output(port) == exact_output(ref, x)
+
+
+def test_input_copy_firmware_runs_exactly_again_and_again(copy_port, chain):
+    info = call(copy_port, p.Info())
+    assert info.input_copy and not info.inputs_preserved and info.repeat_exact
+    assert call(copy_port, p.GetStats()).input_buffer_bytes == 40
+    x = new_input(6)
+    set_and_invoke(copy_port, x, runs=3)
+    assert output(copy_port) == exact_output(chain[1], x)
+    assert len(call(copy_port, p.Invoke(1)).counts) == 1
+    assert output(copy_port) == exact_output(chain[1], x)
+
+
 # --- the C server on Cortex-M -------------------------------------------------------------------
 
 ARM_CPUS = {"m0plus": ["-mcpu=cortex-m0plus"],
@@ -277,15 +435,17 @@ ARM_CPUS = {"m0plus": ["-mcpu=cortex-m0plus"],
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
-@pytest.mark.parametrize("profile", [False, True], ids=["plain", "profile"])
+@pytest.mark.parametrize("variant", [[], ["-DTINYRT_PROFILE"], ["-DTR_PROTO_INPUT_COPY=1"]],
+                         ids=["plain", "profile", "input_copy"])
+@pytest.mark.parametrize("graph", [single_fc, chain_model], ids=["preserved", "clobbered"])
 @pytest.mark.parametrize("cpu", ARM_CPUS)
-def test_server_compiles_warning_free_and_small_for_cortex_m(tmp_path, cpu, profile):
+def test_server_compiles_warning_free_and_small_for_cortex_m(tmp_path, cpu, graph, variant):
     board = load_board("host")
-    host.write_project(codegen.render(codegen.lower(fc_model(1, 40, 10, 0, 0), board), host_main=False), tmp_path)
+    host.write_project(codegen.render(codegen.lower(graph(), board), host_main=False), tmp_path)
     obj = tmp_path / "protocol.o"
     fw = data_dir("firmware")
     cmd = ["arm-none-eabi-gcc", "-mthumb", *ARM_CPUS[cpu], "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror",
-           '-DTINYRT_BOARD_ID="qemu"', *(["-DTINYRT_PROFILE"] if profile else []),
+           '-DTINYRT_BOARD_ID="qemu"', *variant,
            "-I", str(tmp_path), "-I", str(fw), "-c", str(fw / "protocol.c"), "-o", str(obj)]
     subprocess.run(cmd, check=True, capture_output=True)
     subprocess.run(cmd[:-4] + ["-c", str(fw / "main.c"), "-o", str(tmp_path / "main.o")], check=True)

@@ -2,7 +2,8 @@
 
 ``Link`` sends one request at a time and waits for its response, retrying a bounded number of
 times (same request id) when a frame is damaged or the answer does not come in time; then it
-raises ``TinyrtError`` saying what the link looked like: silent, garbled or corrupting. ``Device``
+raises ``TinyrtError`` saying what the link looked like: silent, garbled or corrupting; the fault
+line a crashed firmware prints raises at once ("the device faulted: ..."). ``Device``
 is the typed API on top: ``info()``, ``set_input()``, ``invoke()``, ``get_output()``, ``stats()``,
 ``profile()``, and ``run()`` for whole numpy tensors.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import time
 
 import numpy as np
@@ -23,6 +25,10 @@ from .errors import TinyrtError
 
 DEFAULT_BAUD = 115200
 POLL_S = 0.02
+# The firmware's fault handler (firmware/startup_cortexm.c) prints one line wrapped in 0x00, so
+# it reaches the link as one frame that does not decode: "\r\n*** tinyrt: fault exc=... \r\n".
+FAULT_MARK = b"*** tinyrt: fault"
+EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault", 7: "SecureFault"}
 
 
 def _available_ports() -> str:
@@ -93,7 +99,7 @@ class Link:
 
         A damaged frame either way, or no answer within ``timeout``, sends the same frame again
         (same seq), at most ``retries`` times; an answer to any of the copies is accepted. A device
-        ERROR that retrying cannot fix raises ``TinyrtError`` at once."""
+        ERROR that retrying cannot fix, or the device's fault line, raises ``TinyrtError`` at once."""
         seq = self._next_seq()
         wire = p.encode_frame(p.request_frame(request, seq))
         name, timeout = request.command.name, timeout or self.timeout
@@ -127,6 +133,8 @@ class Link:
             frame = p.decode_frame(raw)
             response = p.decode_response(frame)
         except p.ProtocolError as e:
+            if FAULT_MARK in raw:
+                raise _fault_error(name, raw) from None
             return f"damaged frame from the device ({e.code.name}: {e})"
         self.valid_frames += 1
         if isinstance(response, p.DeviceError) and response.retryable:
@@ -187,11 +195,24 @@ class Link:
                             "is another program reading the same port?"])
 
 
+def _fault_error(name: str, raw: bytes) -> TinyrtError:
+    line = raw[raw.index(FAULT_MARK):].decode("ascii", errors="replace").strip()
+    exc = re.search(r"exc=(0x[0-9a-fA-F]+)", line)
+    kind = EXCEPTIONS.get(int(exc.group(1), 16), "exception") if exc else "exception"
+    pc = re.search(r"pc=(0x[0-9a-fA-F]+)", line)
+    hints = ["the firmware stopped: reset the board or restart the emulator"]
+    if pc:
+        hints.insert(0, f"find the faulting code: arm-none-eabi-addr2line -f -e firmware.elf {pc.group(1)}")
+    return TinyrtError(f"the device faulted: {line} ({kind} while answering {name})", hints)
+
+
 def _device_error(name: str, error: p.DeviceError) -> TinyrtError:
     hints = {p.ErrorCode.BAD_VERSION: ["rebuild and flash the firmware with this version of tinyrt"],
              p.ErrorCode.UNKNOWN_COMMAND: ["rebuild and flash the firmware with this version of tinyrt"],
              p.ErrorCode.NOT_SUPPORTED: ["build the firmware with profiling (`--profile`)"],
-             p.ErrorCode.NOT_READY: ["set the input and invoke before reading results"],
+             p.ErrorCode.NOT_READY: ["set the input and invoke before reading results",
+                                     "an output is readable only after a run on a fresh input: SET_INPUT, "
+                                     "then INVOKE 1 (unless INFO says the input survives runs)"],
              p.ErrorCode.TOO_LARGE: [f"rebuild the firmware with larger frames, e.g. "
                                      f"-DTR_PROTO_MAX_PAYLOAD={max(1024, error.detail + 64)}"]}
     return TinyrtError(f"the device rejected {name}: {error.describe()}", hints.get(error.code, []))
@@ -267,7 +288,8 @@ class Device:
         return min(self.invoke_timeout, self.link.timeout + 4 * runs * self._run_seconds)
 
     def get_output(self) -> bytes:
-        """All outputs of the last run, packed one after another."""
+        """All outputs of the last run, packed one after another. NOT_READY (a ``TinyrtError``)
+        unless that run computed on the input as SET_INPUT wrote it: docs/protocol.md, "State"."""
         info = self.info()
         step, out = info.max_payload - 4, bytearray()
         while len(out) < info.output_bytes:
@@ -294,14 +316,20 @@ class Device:
                 return counts[:chunk.layers]
 
     def run(self, inputs: list[np.ndarray], runs: int = 1) -> tuple[list[np.ndarray], list[int]]:
-        """Set the inputs, invoke ``runs`` times and read the outputs as arrays shaped as INFO says."""
+        """Set the inputs, invoke ``runs`` times and read the outputs as arrays shaped as INFO says.
+
+        The outputs are read right after the first run, the one exact on every firmware (a run
+        may clobber an input kept in the arena, see ``DeviceInfo.repeat_exact``); the other runs
+        only add counts."""
         info = self.info()
         if len(inputs) != len(info.inputs):
             raise TinyrtError(f"{len(inputs)} inputs given, the model takes {len(info.inputs)}")
         self.set_input(b"".join(np.ascontiguousarray(x, dtype=t.dtype).tobytes()
                                 for x, t in zip(inputs, info.inputs)))
-        counts = self.invoke(runs)
+        counts = self.invoke(1)
         raw, pos, outputs = self.get_output(), 0, []
+        if runs > 1:
+            counts += self.invoke(runs - 1)
         for t in info.outputs:
             outputs.append(np.frombuffer(raw[pos:pos + t.bytes], dtype=t.dtype).reshape(t.shape).copy())
             pos += t.bytes

@@ -289,10 +289,16 @@ class TensorInfo:
 
 
 _INFO_FIXED = "HBBHBIIII"
+FLAG_PROFILE, FLAG_INPUT_COPY, FLAG_INPUTS_PRESERVED = 1, 2, 4
 
 
 @dataclass(frozen=True)
 class DeviceInfo:
+    """INFO. ``input_copy``: the firmware keeps the input outside the arena
+    (``-DTR_PROTO_INPUT_COPY=1``); ``inputs_preserved``: the model's plan never reuses the input's
+    arena bytes. Either makes every run of an INVOKE exact (``repeat_exact``); otherwise only a
+    run on an input freshly written by SET_INPUT is, and GET_OUTPUT after any other answers
+    NOT_READY. Firmware older than these flags reports both False."""
     max_payload: int
     num_layers: int
     profiling: bool
@@ -307,6 +313,13 @@ class DeviceInfo:
     latency_unit: str
     inputs: tuple[TensorInfo, ...] = ()
     outputs: tuple[TensorInfo, ...] = ()
+    input_copy: bool = False
+    inputs_preserved: bool = False
+
+    @property
+    def repeat_exact(self) -> bool:
+        """Every run of an INVOKE computes on the input as SET_INPUT wrote it."""
+        return self.input_copy or self.inputs_preserved
 
     @classmethod
     def decode(cls, payload: bytes) -> "DeviceInfo":
@@ -314,12 +327,15 @@ class DeviceInfo:
         (max_payload, n_in, n_out, layers, flags, arena, clock, in_bytes, out_bytes) = r.unpack(_INFO_FIXED)
         strings = [r.str() for _ in range(5)]
         tensors = [TensorInfo.read(r) for _ in range(n_in + n_out)]
-        return cls(max_payload, layers, bool(flags & 1), arena, clock, in_bytes, out_bytes, *strings,
-                   tuple(tensors[:n_in]), tuple(tensors[n_in:]))
+        return cls(max_payload, layers, bool(flags & FLAG_PROFILE), arena, clock, in_bytes, out_bytes,
+                   *strings, tuple(tensors[:n_in]), tuple(tensors[n_in:]),
+                   bool(flags & FLAG_INPUT_COPY), bool(flags & FLAG_INPUTS_PRESERVED))
 
     def encode(self) -> bytes:
+        flags = ((FLAG_PROFILE if self.profiling else 0) | (FLAG_INPUT_COPY if self.input_copy else 0)
+                 | (FLAG_INPUTS_PRESERVED if self.inputs_preserved else 0))
         head = struct.pack("<" + _INFO_FIXED, self.max_payload, len(self.inputs), len(self.outputs),
-                           self.num_layers, int(self.profiling), self.arena_bytes, self.clock_hz,
+                           self.num_layers, flags, self.arena_bytes, self.clock_hz,
                            self.input_bytes, self.output_bytes)
         strings = [self.model_name, self.model_hash, self.firmware_version, self.board_id, self.latency_unit]
         return head + b"".join(map(_str, strings)) + b"".join(t.encode() for t in self.inputs + self.outputs)
