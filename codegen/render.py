@@ -54,6 +54,22 @@ def c_ident(text: str, limit: int = 28) -> str:
     return ident or "t"
 
 
+_PROTOTYPE = re.compile(r"TINYRT_KERNEL\s+[\w\s\*]*?\b(\w+)\s*\(([^)]*)\)", re.S)
+
+
+def kernel_params(header: str) -> dict[str, list[str]]:
+    """Parameter names of every kernel in ``templates/kernels/<header>.h``, read from the
+    prototypes, so each generated argument can be labelled with what it means."""
+    text = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)
+    result = {}
+    for name, params in _PROTOTYPE.findall(text):
+        names = [re.sub(r"\[.*?\]", "", p).strip().split()[-1].lstrip("*")
+                 for p in params.split(",") if p.strip() and p.strip() != "void"]
+        result[name] = names
+    return result
+
+
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
@@ -104,6 +120,12 @@ def context(lowered) -> dict:
                                "comment": f"layer {n} ({layer.op_type}) {cname}"})
             entry["kernel"] = layer.call.kernel
             entry["args"] = [_arg(a, g, plan, weights, names, layer.index) for a in layer.call.args]
+            params = kernel_params(layer.call.header).get(layer.call.kernel)
+            if params is None or len(params) != len(entry["args"]):
+                raise AssertionError(f"layer {n}: {layer.call.kernel} takes {params}, "
+                                     f"the op lowered {len(entry['args'])} arguments")
+            for a, pname in zip(entry["args"], params):
+                a["param"] = pname
         layers.append(entry)
     io_ctype = lambda ts: (DTYPE_CTYPES[g.t(ts[0]).dtype]
                            if len({g.t(t).dtype for t in ts}) == 1 else "uint8_t")
