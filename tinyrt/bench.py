@@ -19,6 +19,9 @@ from .paths import _REPO
 
 
 def shared_dir(explicit: str | None = None) -> Path:
+    if explicit and not (Path(explicit) / "models").is_dir():
+        raise TinyrtError(f"{explicit} has no models/ folder: it is not the shared folder",
+                          ["pass --shared DIR where DIR holds models/ and baselines/"])
     for cand in (explicit, os.environ.get("TINYRT_SHARED"), _REPO.parent / "shared",
                  Path.cwd().parent / "shared"):
         if cand and (Path(cand) / "models").is_dir():
