@@ -37,6 +37,10 @@ def register(sub) -> None:
     p.add_argument("--holdout", metavar="DATA", help="held-out inputs for the report "
                    "(default: the calibration inputs)")
     p.add_argument("--labels", metavar="NPY", help="class ids of the report inputs: adds accuracy")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="per-layer sensitivity analysis instead of the int8 report: which layers "
+                        "lose most at int8, and what keeping them float would cost (estimates); "
+                        "the int8 model is written only with -o")
     add_json(p)
     add_quiet(p)
     p.set_defaults(func=run)
@@ -58,6 +62,8 @@ def run(args) -> int:
                            bias_correction=args.bias_correction,
                            per_channel_fc=args.per_channel_fc, float_io=args.float_io)
     result = q.quantize(graph, calib, config, progress=not args.quiet)
+    if args.sensitivity:
+        return run_sensitivity(args, result, holdout, len(calib))
     model = write_tflite(result.graph)
     Reference(model)                     # tflite-runtime must load what we write
     out = Path(args.output) if args.output else default_output(args.model)
@@ -70,6 +76,25 @@ def run(args) -> int:
                   float_bytes=Path(args.model).stat().st_size, int8_bytes=len(model))
     print(format_report(report))
     print(f"wrote {out} ({len(model):,} bytes; float model {report['float_bytes']:,} bytes)")
+    if not args.holdout:
+        print("note: measured on the calibration inputs; pass --holdout for unbiased figures")
+    write_json(args.json, report)
+    return 0
+
+
+def run_sensitivity(args, result, holdout, calib_count: int) -> int:
+    from dataclasses import replace
+
+    from ..quantize.sensitivity import analyse, format_sensitivity
+    if args.output:
+        Path(args.output).write_bytes(write_tflite(result.graph))
+    if result.config.float_io:   # the analysis works on the full-integer model
+        result = q.requantize(result, replace(result.config, float_io=False))
+    report = analyse(result, holdout, progress=not args.quiet)
+    report.update(model=args.model, method=args.method, bias_correction=args.bias_correction,
+                  per_channel_fc=args.per_channel_fc, calibration_samples=calib_count,
+                  evaluated_on="held-out" if args.holdout else "calibration")
+    print(format_sensitivity(report))
     if not args.holdout:
         print("note: measured on the calibration inputs; pass --holdout for unbiased figures")
     write_json(args.json, report)
