@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyrt import planner
+from tinyrt import passes, planner
 from tinyrt.errors import UnsupportedOp
 from tinyrt.ir import DTYPE_CTYPES, Graph
 from tinyrt.ops import Buf, Call, Const, Scratch, op_module
@@ -72,6 +72,7 @@ def check(graph: Graph) -> None:
 
 
 def lower(graph: Graph, board: dict, strategy: str = "greedy") -> Lowered:
+    graph = passes.fold_fp16_dequantize(graph)   # FP16 models: fp16 weights read directly
     check(graph)
     calls = [op_module(op.type).lower(graph, op, board) for op in graph.ops]
     scratch = {i: c.scratch_bytes for i, c in enumerate(calls) if c.scratch_bytes}

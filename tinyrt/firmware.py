@@ -170,7 +170,7 @@ def commands(project_dir: str | os.PathLike, board: dict, out_dir: str | os.Path
         objs.append(str(obj))
         cmds.append([*base, opt, "-c", str(src), "-o", str(obj)])
     cmds.append([cc, *cpu_flags(board), *LDFLAGS, f"-Wl,-Map={out / 'firmware.map'}",
-                 "-T", str(out / "linker.ld"), *objs, "-o", str(out / "firmware.elf")])
+                 "-T", str(out / "linker.ld"), *objs, "-lm", "-o", str(out / "firmware.elf")])
     return cmds
 
 

@@ -32,7 +32,7 @@ def build(project_dir: str | os.PathLike, board: dict, extra_cflags: list[str] =
     cflags = list(board.get("build", {}).get("cflags", ["-O2"])) + list(extra_cflags)
     exe = project / exe_name
     cmd = [cc, *cflags, "-I", str(project), "-o", str(exe),
-           *(str(project / f) for f in ("model.c", "model_weights.c", "main_host.c"))]
+           *(str(project / f) for f in ("model.c", "model_weights.c", "main_host.c")), "-lm"]
     run_checked(cmd, "host build")
     return exe
 

@@ -72,4 +72,37 @@ static inline int8_t tr_sat_s8(int32_t x)
     return (int8_t)TR_CLAMP(x, -128, 127);
 }
 
+/* IEEE half-precision bits -> float, exactly (subnormals, infinities and NaN included). Integer
+ * operations only; the float kernels read fp16 weights through it (docs/fp16.md). */
+static inline float tr_half_to_float(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t exponent = (h >> 10) & 0x1fu;
+    uint32_t mantissa = h & 0x3ffu;
+    uint32_t bits;
+    if (exponent == 0x1fu) {
+        bits = sign | 0x7f800000u | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else {
+        uint32_t e = 113u;   /* normalise: the value is mantissa * 2^-24 */
+        while (!(mantissa & 0x400u)) {
+            mantissa <<= 1;
+            e--;
+        }
+        bits = sign | (e << 23) | ((mantissa & 0x3ffu) << 13);
+    }
+    union { uint32_t u; float f; } v;
+    v.u = bits;
+    return v.f;
+}
+
+/* Element i of a constant array stored as fp16 bits (is_fp16 != 0) or as float. */
+static inline float tr_load_f(const void *data, int is_fp16, int i)
+{
+    return is_fp16 ? tr_half_to_float(((const uint16_t *)data)[i]) : ((const float *)data)[i];
+}
+
 #endif /* TINYRT_MATH_H */

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import quantize as q
+from ..errors import TinyrtError
 from ..frontend import read_tflite
 from ..quantize.data import load_labels, load_samples
 from ..quantize.observers import METHODS
@@ -16,10 +17,13 @@ from .common import add_json, add_model, add_quiet, write_json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("quantize", help="quantise a float .tflite to full-integer int8")
+    p = sub.add_parser("quantize", help="quantise a float .tflite to full-integer int8 (or FP16)")
     add_model(p)
-    p.add_argument("--calib", required=True, metavar="DATA",
-                   help="representative inputs: .npy / .npz, or a folder of them")
+    p.add_argument("--dtype", choices=("int8", "fp16"), default="int8",
+                   help="int8 (default): full-integer; fp16: float16 weights, float compute "
+                        "(no calibration; docs/fp16.md)")
+    p.add_argument("--calib", metavar="DATA",
+                   help="representative inputs: .npy / .npz, or a folder of them (int8)")
     p.add_argument("-o", "--output", metavar="INT8.tflite",
                    help="where to write the int8 model (default: ./<model>_int8.tflite)")
     p.add_argument("--method", choices=METHODS, default="minmax",
@@ -46,13 +50,37 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def default_output(model: str) -> Path:
+def default_output(model: str, dtype: str = "int8") -> Path:
     stem = Path(model).stem
     stem = stem[:-len("_float")] if stem.endswith("_float") else stem
-    return Path(f"{stem}_int8.tflite")
+    return Path(f"{stem}_{dtype}.tflite")
+
+
+def run_fp16(args) -> int:
+    from ..quantize.fp16 import quantize_fp16, weights_bytes
+    graph = quantize_fp16(read_tflite(args.model))
+    model = write_tflite(graph)
+    Reference(model)                     # tflite-runtime must load what we write
+    out = Path(args.output) if args.output else default_output(args.model, "fp16")
+    out.write_bytes(model)
+    sizes = weights_bytes(graph)
+    print(f"wrote {out} ({len(model):,} bytes; float model "
+          f"{Path(args.model).stat().st_size:,} bytes): {sizes['float16']:,} bytes of float16 "
+          f"weights")
+    write_json(args.json, {"model": args.model, "output": str(out), "dtype": "fp16",
+                           "fp16_bytes": len(model),
+                           "float_bytes": Path(args.model).stat().st_size,
+                           "float16_weight_bytes": sizes["float16"]})
+    return 0
 
 
 def run(args) -> int:
+    if args.dtype == "fp16":
+        return run_fp16(args)
+    if not args.calib:
+        raise TinyrtError("int8 quantisation needs calibration data",
+                          ["--calib DATA (.npy / .npz or a folder of them)",
+                           "or --dtype fp16 (no calibration)"])
     graph = read_tflite(args.model)
     prepared = prepare_float(graph)
     calib = load_samples(args.calib, prepared, "calibration")

@@ -1,0 +1,259 @@
+"""FP16 models (docs/fp16.md): `tinyrt quantize --dtype fp16` writes TFLite's float16 format
+(float16 constants behind DEQUANTIZE ops), tinyrt keeps those weights as fp16 in flash and
+computes in FP32; outputs match tflite-runtime on the FP16 model within TOLERANCE."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import codegen
+from builder import ModelBuilder
+from tinyrt import host, reference
+from tinyrt.boards import load_board
+from tinyrt.frontend import parse_tflite, read_tflite
+from tinyrt.passes import fold_fp16_dequantize
+from tinyrt.quantize.fp16 import quantize_fp16
+from tinyrt.quantize.prepare import prepare_float
+from tinyrt.writer import write_tflite
+
+SHARED_FLOAT_MODELS = ["kws", "vww", "ic_resnet8", "ad01"]
+
+
+def tolerance(ref: np.ndarray) -> float:
+    """max |tinyrt - tflite-runtime| allowed: the kernels sum in TFLite's order, so only libm
+    (expf in SOFTMAX) and a compiler's contraction into FMA may differ, by a few float32 ulps of
+    the largest output."""
+    return 1e-4 * float(np.abs(ref).max(initial=0.0)) + 1e-5
+
+
+def run_host(graph, runs: int = 3, seed: int = 0):
+    """(lowered, [(reference outputs, tinyrt outputs)]) for the graph built on the host."""
+    board = load_board("host")
+    ref = reference.Reference(write_tflite(graph))
+    lowered = codegen.lower(graph, board)
+    work = Path(tempfile.mkdtemp(prefix="tinyrt-fp16-"))
+    host.write_project(codegen.render(lowered), work)
+    exe = host.build(work, board)
+    rng = np.random.default_rng(seed)
+    inputs = [reference.random_inputs(graph, rng) for _ in range(runs)]
+    specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
+    got = host.run(exe, inputs, specs)
+    return lowered, [(r, g) for x, outs in zip(inputs, got) for r, g in zip(ref.run(x), outs)]
+
+
+def assert_close_fp16(float_graph, runs: int = 3):
+    """FP16-quantise, run tflite-runtime and tinyrt's host build; every output within tolerance."""
+    lowered, pairs = run_host(quantize_fp16(float_graph), runs)
+    for ref, got in pairs:
+        assert ref.dtype == got.dtype == np.float32
+        diff = float(np.abs(ref.astype(np.float64) - got).max())
+        assert diff <= tolerance(ref), f"max abs diff {diff:g} > {tolerance(ref):g}"
+    return lowered
+
+
+def rand(rng, *shape, scale=0.5):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+# --- small models, one op each -------------------------------------------------------------------
+
+@pytest.mark.parametrize("stride,padding,activation,groups", [
+    (1, "SAME", "NONE", 1), (2, "SAME", "RELU", 1), (2, "VALID", "RELU6", 1),
+    (1, "SAME", "NONE", 2)])
+def test_conv2d(stride, padding, activation, groups):
+    rng = np.random.default_rng(1)
+    m = ModelBuilder()
+    x = m.input((1, 7, 6, 4), "float32")
+    w = m.const(rand(rng, 6, 3, 3, 4 // groups), "float32")
+    b = m.const(rand(rng, 6), "float32")
+    out = 7 // stride + (7 % stride > 0) if padding == "SAME" else (7 - 3) // stride + 1
+    out_w = 6 // stride + (6 % stride > 0) if padding == "SAME" else (6 - 3) // stride + 1
+    y = m.tensor((1, out, out_w, 6), "float32")
+    m.op("CONV_2D", [x, w, b], [y], padding=padding, stride_h=stride, stride_w=stride,
+         dilation_h=1, dilation_w=1, activation=activation)
+    assert_close_fp16(m.graph([y]))
+
+
+def test_conv2d_1x1_stride_2():
+    rng = np.random.default_rng(2)
+    m = ModelBuilder()
+    x = m.input((1, 5, 5, 8), "float32")
+    w = m.const(rand(rng, 3, 1, 1, 8), "float32")
+    b = m.const(rand(rng, 3), "float32")
+    y = m.tensor((1, 3, 3, 3), "float32")
+    m.op("CONV_2D", [x, w, b], [y], padding="SAME", stride_h=2, stride_w=2, dilation_h=1,
+         dilation_w=1, activation="NONE")
+    assert_close_fp16(m.graph([y]))
+
+
+def test_fully_connected_without_bias():
+    rng = np.random.default_rng(7)
+    m = ModelBuilder()
+    x = m.input((1, 12), "float32")
+    w = m.const(rand(rng, 5, 12), "float32")
+    y = m.tensor((1, 5), "float32")
+    m.op("FULLY_CONNECTED", [x, w, -1], [y], activation="NONE")
+    assert_close_fp16(m.graph([y]))
+
+
+@pytest.mark.parametrize("mult,stride,activation",
+                         [(1, 1, "RELU"), (2, 2, "NONE"), (1, 2, "RELU6")])
+def test_depthwise_conv2d(mult, stride, activation):
+    rng = np.random.default_rng(3)
+    m = ModelBuilder()
+    x = m.input((1, 9, 8, 3), "float32")
+    w = m.const(rand(rng, 1, 3, 3, 3 * mult), "float32")
+    b = m.const(rand(rng, 3 * mult), "float32")
+    y = m.tensor((1, -(-9 // stride), -(-8 // stride), 3 * mult), "float32")
+    m.op("DEPTHWISE_CONV_2D", [x, w, b], [y], padding="SAME", stride_h=stride, stride_w=stride,
+         dilation_h=1, dilation_w=1, depth_multiplier=mult, activation=activation)
+    assert_close_fp16(m.graph([y]))
+
+
+@pytest.mark.parametrize("activation", ["NONE", "RELU"])
+def test_fully_connected(activation):
+    rng = np.random.default_rng(4)
+    m = ModelBuilder()
+    x = m.input((2, 33), "float32")
+    w = m.const(rand(rng, 10, 33), "float32")
+    b = m.const(rand(rng, 10), "float32")
+    y = m.tensor((2, 10), "float32")
+    m.op("FULLY_CONNECTED", [x, w, b], [y], activation=activation)
+    assert_close_fp16(m.graph([y]))
+
+
+@pytest.mark.parametrize("op_type,padding", [("AVERAGE_POOL_2D", "VALID"),
+                                             ("AVERAGE_POOL_2D", "SAME"), ("MAX_POOL_2D", "SAME")])
+def test_pool2d(op_type, padding):
+    m = ModelBuilder()
+    x = m.input((1, 7, 5, 3), "float32")
+    shape = (1, 3, 2, 3) if padding == "VALID" else (1, 4, 3, 3)
+    y = m.tensor(shape, "float32")
+    m.op(op_type, [x], [y], padding=padding, filter_h=3, filter_w=3, stride_h=2, stride_w=2,
+         activation="NONE")
+    assert_close_fp16(m.graph([y]))
+
+
+def test_add_of_activations_and_broadcast_fp16_constant():
+    rng = np.random.default_rng(5)
+    m = ModelBuilder()
+    x = m.input((1, 4, 4, 8), "float32")
+    z = m.input((1, 4, 4, 8), "float32")
+    s = m.tensor((1, 4, 4, 8), "float32")
+    m.op("ADD", [x, z], [s], activation="RELU")
+    c = m.const(rand(rng, 8), "float32")
+    y = m.tensor((1, 4, 4, 8), "float32")
+    m.op("ADD", [s, c], [y], activation="NONE")
+    assert_close_fp16(m.graph([y]))
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_softmax(beta):
+    m = ModelBuilder()
+    x = m.input((3, 10), "float32")
+    y = m.tensor((3, 10), "float32")
+    m.op("SOFTMAX", [x], [y], beta=beta)
+    assert_close_fp16(m.graph([y]))
+
+
+# --- the format and the fold ---------------------------------------------------------------------
+
+def small_fc_graph():
+    rng = np.random.default_rng(6)
+    m = ModelBuilder()
+    x = m.input((1, 16), "float32")
+    w = m.const(rand(rng, 4, 16), "float32")
+    b = m.const(rand(rng, 4), "float32")
+    y = m.tensor((1, 4), "float32")
+    m.op("FULLY_CONNECTED", [x, w, b], [y], activation="NONE")
+    return m.graph([y])
+
+
+def test_fp16_model_is_tflites_float16_format():
+    graph = parse_tflite(write_tflite(quantize_fp16(small_fc_graph())))
+    deq = [op for op in graph.ops if op.type == "DEQUANTIZE"]
+    assert len(deq) == 2 and graph.ops[:2] == deq
+    assert all(graph.t(op.inputs[0]).dtype == "float16" and graph.t(op.inputs[0]).is_const
+               and graph.t(op.outputs[0]).dtype == "float32" for op in deq)
+
+
+def test_fold_removes_the_dequantize_ops_and_keeps_fp16_weights():
+    folded = fold_fp16_dequantize(quantize_fp16(small_fc_graph()))
+    assert [op.type for op in folded.ops] == ["FULLY_CONNECTED"]
+    fc = folded.ops[0]
+    assert [folded.t(t).dtype for t in fc.inputs] == ["float32", "float16", "float16"]
+    assert len(folded.tensors) == 4
+
+
+def test_half_to_float_is_exact_for_all_65536_values(tmp_path):
+    src = tmp_path / "half.c"
+    src.write_text('#include <stdio.h>\n#include <string.h>\n#include "tinyrt_math.h"\n'
+                   "int main(void) { for (unsigned h = 0; h < 65536u; h++) {\n"
+                   "  float f = tr_half_to_float((uint16_t)h); uint32_t u; memcpy(&u, &f, 4);\n"
+                   "  fwrite(&u, 4, 1, stdout); } return 0; }\n")
+    runtime = Path(codegen.__file__).resolve().parents[1] / "templates" / "runtime"
+    exe = tmp_path / "half"
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(runtime),
+                    str(src), "-o", str(exe)], check=True)
+    got = np.frombuffer(subprocess.run([str(exe)], capture_output=True, check=True).stdout,
+                        np.uint32)
+    want = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16) \
+        .astype(np.float32).view(np.uint32)
+    assert np.array_equal(got, want)
+
+
+def test_cli_writes_an_fp16_model_without_calibration(tmp_path):
+    src = tmp_path / "m_float.tflite"
+    src.write_bytes(write_tflite(small_fc_graph()))
+    out = tmp_path / "m_fp16.tflite"
+    proc = subprocess.run([sys.executable, "-m", "tinyrt", "quantize", str(src), "--dtype", "fp16",
+                           "-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    graph = read_tflite(str(out))
+    assert {graph.t(t).dtype for t in range(len(graph.tensors)) if graph.t(t).is_const} == \
+        {"float16"}
+    reference.Reference(str(out))
+
+
+def test_cli_int8_without_calibration_says_what_to_pass(tmp_path):
+    src = tmp_path / "m_float.tflite"
+    src.write_bytes(write_tflite(small_fc_graph()))
+    proc = subprocess.run([sys.executable, "-m", "tinyrt", "quantize", str(src)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "--calib" in proc.stderr and "--dtype fp16" in proc.stderr
+
+
+# --- the MLPerf Tiny float models ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", SHARED_FLOAT_MODELS)
+def test_shared_float_model_in_fp16_matches_tflite_and_halves_the_weights(shared_models, name):
+    graph = read_tflite(str(shared_models / f"{name}_float.tflite"))
+    lowered = assert_close_fp16(graph, runs=2)
+    float_lowered = codegen.lower(prepare_float(graph), load_board("host"))
+    assert lowered.weights_bytes() * 2 == float_lowered.weights_bytes()
+
+
+@pytest.mark.qemu
+def test_fp16_model_runs_on_qemu_m4_within_tolerance(shared_models, tmp_path):
+    from tinyrt.deploy import load_inputs
+    from tinyrt.device import deploy_device
+    from tinyrt.errors import TinyrtError
+    board = load_board("qemu-m4")
+    path = tmp_path / "kws_fp16.tflite"
+    graph = read_tflite(str(shared_models / "kws_float.tflite"))
+    path.write_bytes(write_tflite(quantize_fp16(graph)))
+    try:
+        report = deploy_device(str(path), board, runs=3, seed=0, quiet=True)
+    except TinyrtError as e:
+        if "not installed" in e.message:
+            pytest.skip(e.message)
+        raise
+    ref = reference.Reference(str(path))
+    inputs = load_inputs(None, read_tflite(str(path)), 3, 0)
+    for run, x in zip(report["results"], inputs):
+        assert run["max_abs_diff"] <= tolerance(ref.run(x)[0])

@@ -1,0 +1,216 @@
+"""The float32 path of the op modules: FP32 compute, constants (weights, biases, operands) read
+as float32 or as fp16 bits (an FP16 model after ``tinyrt.passes.fold_fp16_dequantize``).
+
+Each op module dispatches here when ``is_float(graph, op)``; the kernels are in
+templates/kernels/<family>_f32.h and match TFLite's float reference kernels' summation order.
+See docs/fp16.md.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UnsupportedOp
+from ..ir import Graph, Op
+from . import Buf, Call, Const
+
+FLT_MAX = float(np.finfo(np.float32).max)
+# TFLite CalculateActivationRange for float (kNone: lowest .. max)
+ACT_RANGES = {"NONE": (-FLT_MAX, FLT_MAX), "RELU": (0.0, FLT_MAX), "RELU6": (0.0, 6.0),
+              "RELU_N1_TO_1": (-1.0, 1.0)}
+CONST_DTYPES = ("float32", "float16")
+
+
+def is_float(graph: Graph, op: Op) -> bool:
+    """The op produces float32: it belongs to the float path (int8 ops never do)."""
+    return bool(op.outputs) and graph.t(op.outputs[0]).dtype == "float32"
+
+
+def act_range(op: Op) -> tuple[float, float]:
+    activation = op.attrs.get("activation", "NONE")
+    if activation not in ACT_RANGES:
+        raise UnsupportedOp(f"fused activation {activation} is not supported")
+    return ACT_RANGES[activation]
+
+
+def _require_float(graph: Graph, t: int, role: str) -> None:
+    if graph.t(t).dtype != "float32":
+        raise UnsupportedOp(f"{role} is {graph.t(t).dtype}; the float path takes float32")
+
+
+def _require_const(graph: Graph, t: int, role: str) -> None:
+    tensor = graph.t(t)
+    if tensor.data is None:
+        raise UnsupportedOp(f"{role} is not constant", ["freeze the weights into the model"])
+    if tensor.dtype not in CONST_DTYPES:
+        raise UnsupportedOp(f"{role} is {tensor.dtype}; the float path takes float32 or float16")
+
+
+def operand(graph: Graph, t: int) -> list:
+    """A constant-or-activation operand: [pointer, is_fp16]."""
+    return [Buf(t), int(graph.t(t).dtype == "float16")]
+
+
+def _bias(graph: Graph, op: Op) -> list:
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        return operand(graph, op.inputs[2])
+    return [0, 0]
+
+
+def check_weighted(graph: Graph, op: Op, out_c: int) -> None:
+    """CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED: float32 input/output, constant float32 or
+    float16 weights and bias of ``out_c`` values, a supported activation."""
+    _require_float(graph, op.inputs[0], "input")
+    _require_float(graph, op.outputs[0], "output")
+    _require_const(graph, op.inputs[1], "weights")
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        _require_const(graph, op.inputs[2], "bias")
+        if graph.t(op.inputs[2]).size != out_c:
+            raise UnsupportedOp(f"bias has {graph.t(op.inputs[2]).size} values for {out_c} "
+                                f"output channels")
+    act_range(op)
+
+
+# --- CONV_2D / DEPTHWISE_CONV_2D -----------------------------------------------------------------
+
+def check_conv2d(graph: Graph, op: Op) -> None:
+    from .conv2d import window
+    w = graph.t(op.inputs[1])
+    if len(w.shape) != 4:
+        raise UnsupportedOp(f"weights have rank {len(w.shape)}; 4 is required")
+    out_c, k_h, k_w, f_c = (int(d) for d in w.shape)
+    check_weighted(graph, op, out_c)
+    win = window(graph, op, k_h, k_w, out_c)
+    if f_c < 1 or win.in_c % f_c or out_c % (win.in_c // f_c):
+        raise UnsupportedOp(f"{win.in_c} input channels and {out_c} filters of {f_c} channels "
+                            f"do not form groups")
+
+
+def lower_conv2d(graph: Graph, op: Op) -> Call:
+    from .conv2d import window
+    out_c, k_h, k_w, f_c = (int(d) for d in graph.t(op.inputs[1]).shape)
+    win = window(graph, op, k_h, k_w, out_c)
+    return Call("conv2d_f32", "conv2d_f32",
+                [Buf(op.inputs[0]), *operand(graph, op.inputs[1]), *_bias(graph, op),
+                 Buf(op.outputs[0]), win.batches, win.y.size, win.x.size, win.in_c, k_h, k_w, f_c,
+                 win.y.out, win.x.out, out_c, *win.args(), *act_range(op)])
+
+
+def check_dwconv(graph: Graph, op: Op) -> None:
+    from .conv2d import window
+    w = graph.t(op.inputs[1])
+    if len(w.shape) != 4 or w.shape[0] != 1:
+        raise UnsupportedOp(f"depthwise weights {list(w.shape)} must be [1, KH, KW, C * M]")
+    _, k_h, k_w, out_c = (int(d) for d in w.shape)
+    check_weighted(graph, op, out_c)
+    win = window(graph, op, k_h, k_w, out_c)
+    if out_c % win.in_c:
+        raise UnsupportedOp(f"{out_c} output channels are not a multiple of the {win.in_c} "
+                            f"input channels")
+
+
+def lower_dwconv(graph: Graph, op: Op) -> Call:
+    from .conv2d import window
+    _, k_h, k_w, out_c = (int(d) for d in graph.t(op.inputs[1]).shape)
+    win = window(graph, op, k_h, k_w, out_c)
+    return Call("dwconv_f32", "dwconv_f32",
+                [Buf(op.inputs[0]), *operand(graph, op.inputs[1]), *_bias(graph, op),
+                 Buf(op.outputs[0]), win.batches, win.y.size, win.x.size, win.in_c, k_h, k_w,
+                 out_c // win.in_c, win.y.out, win.x.out, *win.args(), *act_range(op)])
+
+
+# --- FULLY_CONNECTED -----------------------------------------------------------------------------
+
+def _fc_dims(graph: Graph, op: Op) -> tuple[int, int, int]:
+    out_depth, in_depth = (int(d) for d in graph.t(op.inputs[1]).shape)
+    return graph.t(op.inputs[0]).size // in_depth, in_depth, out_depth
+
+
+def check_fc(graph: Graph, op: Op) -> None:
+    w = graph.t(op.inputs[1])
+    if len(w.shape) != 2:
+        raise UnsupportedOp(f"weights have rank {len(w.shape)}; [O, I] is required")
+    check_weighted(graph, op, int(w.shape[0]))
+    batches, in_depth, out_depth = _fc_dims(graph, op)
+    if batches * in_depth != graph.t(op.inputs[0]).size or \
+            batches * out_depth != graph.t(op.outputs[0]).size:
+        raise UnsupportedOp("input/output sizes do not match the weights' shape")
+
+
+def lower_fc(graph: Graph, op: Op) -> Call:
+    batches, in_depth, out_depth = _fc_dims(graph, op)
+    return Call("fully_connected_f32", "fully_connected_f32",
+                [Buf(op.inputs[0]), *operand(graph, op.inputs[1]), *_bias(graph, op),
+                 Buf(op.outputs[0]), batches, in_depth, out_depth, *act_range(op)])
+
+
+# --- AVERAGE_POOL_2D / MAX_POOL_2D ---------------------------------------------------------------
+
+def check_pool(graph: Graph, op: Op) -> None:
+    from .pool2d import _params, out_size
+    _require_float(graph, op.inputs[0], "input")
+    inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
+    if len(inp.shape) != 4:
+        raise UnsupportedOp(f"input has rank {len(inp.shape)}; pooling takes [N, H, W, C]")
+    fh, fw, sh, sw = _params(op)
+    if min(fh, fw, sh, sw) < 1:
+        raise UnsupportedOp(f"filter {fh}x{fw} / stride {sh}x{sw} must be positive")
+    act_range(op)
+    padding = op.attrs.get("padding", "SAME")
+    n, h, w, c = inp.shape
+    expected = (n, out_size(padding, h, fh, sh), out_size(padding, w, fw, sw), c)
+    if tuple(out.shape) != expected or min(expected) < 1:
+        raise UnsupportedOp(f"output shape {list(out.shape)} does not match the pooling "
+                            f"of {list(inp.shape)} ({list(expected)})")
+
+
+def lower_pool(graph: Graph, op: Op) -> Call:
+    from .pool2d import _params, pad_before
+    n, h, w, c = graph.t(op.inputs[0]).shape
+    _, out_h, out_w, _ = graph.t(op.outputs[0]).shape
+    fh, fw, sh, sw = _params(op)
+    kernel = "maxpool2d_f32" if op.type == "MAX_POOL_2D" else "avgpool2d_f32"
+    return Call(kernel, "pool2d_f32",
+                [Buf(op.inputs[0]), Buf(op.outputs[0]), n, h, w, c, out_h, out_w, fh, fw, sh, sw,
+                 pad_before(h, fh, sh, out_h), pad_before(w, fw, sw, out_w), *act_range(op)])
+
+
+# --- ADD / SUB -----------------------------------------------------------------------------------
+
+def check_add(graph: Graph, op: Op) -> None:
+    from .add_sub import layout
+    for role, t in (("input 1", op.inputs[0]), ("input 2", op.inputs[1])):
+        if graph.t(t).is_const:
+            _require_const(graph, t, role)
+        else:
+            _require_float(graph, t, role)
+    act_range(op)
+    layout(graph, op)
+
+
+def lower_add(graph: Graph, op: Op) -> Call:
+    from .add_sub import is_elementwise, layout, layout_consts
+    a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    kind = "sub" if op.type == "SUB" else "add"
+    dims, s1, s2 = layout(graph, op)
+    head = [*operand(graph, a), *operand(graph, b), Buf(out)]
+    if is_elementwise(dims, s1, s2):
+        return Call(f"{kind}_f32", "add_f32", [*head, dims[0], *act_range(op)])
+    return Call(f"{kind}_f32_broadcast", "add_f32",
+                [*head, Const("dims"), Const("stride1"), Const("stride2"), *act_range(op)],
+                layout_consts(dims, s1, s2))
+
+
+# --- SOFTMAX -------------------------------------------------------------------------------------
+
+def check_softmax(graph: Graph, op: Op) -> None:
+    _require_float(graph, op.inputs[0], "input")
+    if len(graph.t(op.inputs[0]).shape) < 1 or graph.t(op.inputs[0]).size == 0:
+        raise UnsupportedOp("softmax of a scalar or an empty tensor")
+
+
+def lower_softmax(graph: Graph, op: Op) -> Call:
+    inp = graph.t(op.inputs[0])
+    depth = int(inp.shape[-1])
+    return Call("softmax_f32", "softmax_f32",
+                [Buf(op.inputs[0]), Buf(op.outputs[0]), inp.size // depth, depth,
+                 float(np.float32(op.attrs.get("beta", 1.0)))])
