@@ -31,14 +31,14 @@ def tolerance(ref: np.ndarray) -> float:
     return 1e-4 * float(np.abs(ref).max(initial=0.0)) + 1e-5
 
 
-def run_host(graph, runs: int = 3, seed: int = 0):
+def run_host(graph, runs: int = 3, seed: int = 0, extra_cflags=()):
     """(lowered, [(reference outputs, tinyrt outputs)]) for the graph built on the host."""
     board = load_board("host")
     ref = reference.Reference(write_tflite(graph))
     lowered = codegen.lower(graph, board)
     work = Path(tempfile.mkdtemp(prefix="tinyrt-fp16-"))
     host.write_project(codegen.render(lowered), work)
-    exe = host.build(work, board)
+    exe = host.build(work, board, extra_cflags=list(extra_cflags))
     rng = np.random.default_rng(seed)
     inputs = [reference.random_inputs(graph, rng) for _ in range(runs)]
     specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
@@ -46,9 +46,9 @@ def run_host(graph, runs: int = 3, seed: int = 0):
     return lowered, [(r, g) for x, outs in zip(inputs, got) for r, g in zip(ref.run(x), outs)]
 
 
-def assert_close_fp16(float_graph, runs: int = 3):
+def assert_close_fp16(float_graph, runs: int = 3, extra_cflags=()):
     """FP16-quantise, run tflite-runtime and tinyrt's host build; every output within tolerance."""
-    lowered, pairs = run_host(quantize_fp16(float_graph), runs)
+    lowered, pairs = run_host(quantize_fp16(float_graph), runs, extra_cflags=extra_cflags)
     for ref, got in pairs:
         assert ref.dtype == got.dtype == np.float32
         diff = float(np.abs(ref.astype(np.float64) - got).max())
@@ -161,6 +161,37 @@ def test_softmax(beta):
     assert_close_fp16(m.graph([y]))
 
 
+def test_float_kernels_are_clean_under_asan_and_ubsan():
+    rng = np.random.default_rng(8)
+    m = ModelBuilder()
+    x = m.input((1, 6, 5, 4), "float32")
+    w1 = m.const(rand(rng, 1, 3, 3, 4), "float32")
+    b1 = m.const(rand(rng, 4), "float32")
+    t1 = m.tensor((1, 6, 5, 4), "float32")
+    m.op("DEPTHWISE_CONV_2D", [x, w1, b1], [t1], padding="SAME", stride_h=1, stride_w=1,
+         dilation_h=1, dilation_w=1, depth_multiplier=1, activation="RELU")
+    w2 = m.const(rand(rng, 5, 3, 3, 4), "float32")
+    b2 = m.const(rand(rng, 5), "float32")
+    t2 = m.tensor((1, 3, 3, 5), "float32")
+    m.op("CONV_2D", [t1, w2, b2], [t2], padding="SAME", stride_h=2, stride_w=2, dilation_h=1,
+         dilation_w=1, activation="RELU6")
+    t3 = m.tensor((1, 1, 1, 5), "float32")
+    m.op("AVERAGE_POOL_2D", [t2], [t3], padding="VALID", filter_h=3, filter_w=3, stride_h=1,
+         stride_w=1, activation="NONE")
+    t4 = m.tensor((1, 5), "float32")
+    shape = m.const(np.array([1, 5]), "int32")
+    m.op("RESHAPE", [t3, shape], [t4])
+    w3 = m.const(rand(rng, 3, 5), "float32")
+    b3 = m.const(rand(rng, 3), "float32")
+    t5 = m.tensor((1, 3), "float32")
+    m.op("FULLY_CONNECTED", [t4, w3, b3], [t5], activation="NONE")
+    y = m.tensor((1, 3), "float32")
+    m.op("SOFTMAX", [t5], [y], beta=1.0)
+    assert_close_fp16(m.graph([y]), runs=2,
+                      extra_cflags=["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                                    "-g"])
+
+
 # --- the format and the fold ---------------------------------------------------------------------
 
 def small_fc_graph():
@@ -257,3 +288,34 @@ def test_fp16_model_runs_on_qemu_m4_within_tolerance(shared_models, tmp_path):
     inputs = load_inputs(None, read_tflite(str(path)), 3, 0)
     for run, x in zip(report["results"], inputs):
         assert run["max_abs_diff"] <= tolerance(ref.run(x)[0])
+
+
+@pytest.mark.qemu
+def test_device_half_conversion_is_exact_for_subnormal_and_extreme_fp16_values(tmp_path):
+    """On an M-profile FPU tr_half_to_float is one VCVTB: a FULLY_CONNECTED of input 1.0 with
+    fp16 weights outputs each weight; the device must be bit-exact. Weights: every subnormal,
+    the smallest and largest normal binades (both signs), and every 61st other value."""
+    from tinyrt.device import deploy_device
+    from tinyrt.errors import TinyrtError
+    bits = np.arange(65536, dtype=np.uint32).astype(np.uint16)
+    exponent = (bits >> 10) & 0x1F
+    pick = (exponent <= 1) | (exponent == 30) | (bits % 61 == 0)
+    halves = bits[pick & (exponent != 31)].view(np.float16)
+    weights = halves.astype(np.float32)
+    m = ModelBuilder()
+    x = m.input((1, 1), "float32")
+    w = m.const(weights.reshape(-1, 1), "float32")
+    b = m.const(np.zeros(weights.size), "float32")
+    y = m.tensor((1, weights.size), "float32")
+    m.op("FULLY_CONNECTED", [x, w, b], [y], activation="NONE")
+    path, inputs = tmp_path / "halves_fp16.tflite", tmp_path / "one.npy"
+    path.write_bytes(write_tflite(quantize_fp16(m.graph([y]))))
+    np.save(inputs, np.ones((1, 1, 1), np.float32))
+    try:
+        report = deploy_device(str(path), load_board("qemu-m4"), runs=1, inputs_path=str(inputs),
+                               quiet=True)
+    except TinyrtError as e:
+        if "not installed" in e.message:
+            pytest.skip(e.message)
+        raise
+    assert report["bit_exact_runs"] == 1, report["results"]

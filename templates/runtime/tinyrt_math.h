@@ -72,8 +72,20 @@ static inline int8_t tr_sat_s8(int32_t x)
     return (int8_t)TR_CLAMP(x, -128, 127);
 }
 
-/* IEEE half-precision bits -> float, exactly (subnormals, infinities and NaN included). Integer
- * operations only; the float kernels read fp16 weights through it (docs/fp16.md). */
+/* IEEE half-precision bits -> float, exactly (subnormals, infinities and NaN included); the
+ * float kernels read fp16 weights through it (docs/fp16.md). On an M-profile FPU (FPv4, FPv5,
+ * M55) one VCVTB instruction (FPSCR.AHP = 0 at reset: IEEE half); elsewhere integer operations.
+ * Define TINYRT_PORTABLE_HALF to force the portable version. */
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FP) \
+    && (__ARM_FP & 4) && !defined(TINYRT_PORTABLE_HALF)
+static inline float tr_half_to_float(uint16_t h)
+{
+    float result;
+    const uint32_t bits = h;
+    __asm__("vmov %0, %1\n\tvcvtb.f32.f16 %0, %0" : "=t"(result) : "r"(bits));
+    return result;
+}
+#else
 static inline float tr_half_to_float(uint16_t h)
 {
     const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
@@ -98,6 +110,7 @@ static inline float tr_half_to_float(uint16_t h)
     v.u = bits;
     return v.f;
 }
+#endif
 
 /* Element i of a constant array stored as fp16 bits (is_fp16 != 0) or as float. */
 static inline float tr_load_f(const void *data, int is_fp16, int i)
