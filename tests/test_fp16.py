@@ -192,6 +192,14 @@ def test_float_kernels_are_clean_under_asan_and_ubsan():
                                     "-g"])
 
 
+def test_plain_float32_weights_take_the_same_kernels():
+    graph = small_fc_graph()
+    lowered, pairs = run_host(graph)
+    assert [layer.call.kernel for layer in lowered.layers] == ["fully_connected_f32"]
+    for ref, got in pairs:
+        assert float(np.abs(ref - got).max()) <= tolerance(ref)
+
+
 # --- the format and the fold ---------------------------------------------------------------------
 
 def small_fc_graph():
