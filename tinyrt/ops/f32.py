@@ -42,7 +42,9 @@ def _require_const(graph: Graph, t: int, role: str) -> None:
     if tensor.data is None:
         raise UnsupportedOp(f"{role} is not constant", ["freeze the weights into the model"])
     if tensor.dtype not in CONST_DTYPES:
-        raise UnsupportedOp(f"{role} is {tensor.dtype}; the float path takes float32 or float16")
+        raise UnsupportedOp(f"{role} is {tensor.dtype}; the float path takes float32 or float16",
+                            ["tinyrt quantize MODEL --dtype fp16   (float16 weights, float compute)",
+                             "tinyrt quantize MODEL --calib DATA   (full int8)"])
 
 
 def operand(graph: Graph, t: int) -> list:
