@@ -15,7 +15,8 @@ def test_bench_quant_rows_compare_tinyrt_and_tensorflow(shared_models):
             assert ("score_correlation" if r["model"] == "ad01" else "top1_agreement") in r[key]
         f = r["flash"]
         assert f["int8_weights_bytes"] < f["float32_weights_bytes"] / 3
-        assert f["fp16_weights_bytes_estimated"] == f["float32_weights_bytes"] // 2
+        # float32 weights become float16; int32 constants (reshape shapes) stay as they are
+        assert f["float32_weights_bytes"] // 2 <= f["fp16_weights_bytes"] < 0.51 * f["float32_weights_bytes"]
     json.dumps(rows)
     text = format_bench_quant(rows)
     assert "TensorFlow int8" in text and "tinyrt best" in text
