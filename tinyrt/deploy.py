@@ -74,5 +74,7 @@ def deploy_host(model_path: str, board: dict, runs: int = 10, seed: int = 0,
                   flash_bytes=sizes["flash_bytes"], code_bytes=sizes["code_bytes"],
                   project_dir=str(work),
                   results=[{"run": r.index, "bit_exact": r.bit_exact, "mismatched": r.mismatched,
-                            "max_abs_diff": r.max_abs_diff} for r in results])
+                           "max_abs_diff": r.max_abs_diff, "matches": r.matches}
+                          for r in results],
+                  matching_runs=sum(r.matches for r in results))
     return report

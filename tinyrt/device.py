@@ -117,8 +117,10 @@ def _measure(lowered, model_path, board, port, runs, seed, inputs_path, profile,
                "per_run": counts}
     measured = {"runs": len(results), "bit_exact_runs": sum(r.bit_exact for r in results),
                 "latency": latency, "stack_used": stats.stack_used,
+                "matching_runs": sum(r.matches for r in results),
                 "results": [{"run": r.index, "bit_exact": r.bit_exact, "mismatched": r.mismatched,
-                             "max_abs_diff": r.max_abs_diff} for r in results]}
+                             "max_abs_diff": r.max_abs_diff, "matches": r.matches}
+                            for r in results]}
     if layer_counts is not None:
         measured["layers"] = [
             {"index": n, "name": layer.name, "op": layer.op_type,
