@@ -33,6 +33,22 @@ def prepare(model_path: str, board: dict, work_dir: str | None = None):
     return lowered, work
 
 
+def build_firmware(lowered, project: Path, board: dict, profile: bool = False):
+    """firmware.build, with a too-large error that also names the biggest activations."""
+    try:
+        return firmware.build(project, board, profile=profile)
+    except firmware.FirmwareTooLarge as e:
+        if not e.usage.get("arena"):
+            raise
+        g = lowered.graph
+        acts = sorted((t for t in range(len(g.tensors)) if not g.t(t).is_const),
+                      key=lambda t: -g.t(t).nbytes)[:3]
+        biggest = ", ".join(f"'{g.t(t).name[:40]}' {list(g.t(t).shape)} {g.t(t).nbytes:,} B"
+                            for t in acts)
+        raise firmware.FirmwareTooLarge(f"{e.message}\nbiggest activations: {biggest}",
+                                        e.hints, e.region, e.overflow, e.usage) from None
+
+
 def dry_run_commands(board: dict, project: Path, profile: bool) -> list[list[str]]:
     out = project / f"build-{board['id']}"
     cmds = firmware.commands(project, board, out, profile)
@@ -54,7 +70,7 @@ def deploy_device(model_path: str, board: dict, runs: int = 10, seed: int = 0,
             print(shlex.join(cmd))
         return None
     step(f"building firmware for {board['id']}", not quiet)
-    fw = firmware.build(project, board, profile=profile)
+    fw = build_firmware(lowered, project, board, profile)
     emulator = None
     if port is None:
         if board["kind"] == "qemu":

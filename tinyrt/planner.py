@@ -165,7 +165,8 @@ def plan(graph: Graph, scratch: dict[int, int] | None = None, alignment: int = 8
 
 def layer_lower_bound(graph: Graph) -> int:
     """The largest input+output footprint of any single op: no schedule of whole layers can
-    use less arena (patch-based inference can)."""
+    use less arena (patch-based inference can), except where an op computes in place and its
+    output shares its input's bytes."""
     best = 0
     for op in graph.ops:
         ins = {t for t in op.inputs if t >= 0 and not graph.t(t).is_const}

@@ -1,9 +1,8 @@
 """`tinyrt build MODEL --board B -o DIR`: generate the model and build the board's firmware."""
 from __future__ import annotations
 
-from .. import firmware
 from ..boards import load_board
-from ..device import prepare
+from ..device import build_firmware, prepare
 from ..progress import step
 from ..table import table
 from .common import add_board, add_json, add_model, add_quiet, write_json
@@ -29,7 +28,7 @@ def run(args) -> int:
         raise TinyrtError("board 'host' has no firmware to build",
                           [f"tinyrt compile {args.model} --board host -o {args.output}",
                            f"tinyrt deploy {args.model} --board host"])
-    fw = firmware.build(project, board, profile=args.profile)
+    fw = build_firmware(lowered, project, board, args.profile)
     s = fw.sizes
     print(table(["section", "bytes"], [["text", s.text], ["rodata (weights incl.)", s.rodata],
                                         ["weights", s.weights], ["data", s.data],
