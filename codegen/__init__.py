@@ -7,18 +7,18 @@ returns ``{relative path: file text}``. Only the CLI writes files.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from tinyrt import passes, planner
 from tinyrt.errors import UnsupportedOp
-from tinyrt.ir import DTYPE_CTYPES, Graph
-from tinyrt.ops import Buf, Call, Const, Scratch, op_module
+from tinyrt.ir import Graph
+from tinyrt.ops import Buf, Call, op_module
 
 from .render import render
 
-__all__ = ["Layer", "Lowered", "lower", "render", "generate"]
+__all__ = ["Layer", "Lowered", "lower", "render"]
 
 
 @dataclass
@@ -39,7 +39,6 @@ class Lowered:
     plan: planner.Plan
     layers: list[Layer]
     model_hash: str
-    options: dict = field(default_factory=dict)
 
     @property
     def kernel_headers(self) -> list[str]:
@@ -101,7 +100,3 @@ def graph_hash(graph: Graph) -> str:
     for op in graph.ops:
         h.update(f"{op.type}{op.inputs}{op.outputs}{sorted(op.attrs.items())}".encode())
     return h.hexdigest()[:16]
-
-
-def generate(graph: Graph, board: dict, strategy: str = "greedy") -> dict[str, str]:
-    return render(lower(graph, board, strategy))

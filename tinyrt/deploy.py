@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import collections
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
-import codegen
-
 from . import host, reference
 from .frontend import read_tflite
-from .progress import Progress, step
-from .verify import compare
+from .progress import step
+from .verify import summary, verify_host
 
 
 def load_inputs(path: str | None, graph, runs: int, seed: int) -> list[list[np.ndarray]]:
@@ -54,27 +51,12 @@ def deploy_host(model_path: str, board: dict, runs: int = 10, seed: int = 0,
                 inputs_path: str | None = None, work_dir: str | None = None,
                 quiet: bool = False) -> dict:
     graph = read_tflite(model_path)
-    lowered = codegen.lower(graph, board)
-    work = Path(work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{graph.name}-"))
-    host.write_project(codegen.render(lowered), work)
-    step(f"building {graph.name} for host", not quiet)
-    exe = host.build(work, board)
-    sizes = host.flash_bytes(work, board)
     inputs = load_inputs(inputs_path, graph, runs, seed)
-    ref = reference.Reference(model_path)
-    specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
-    got = host.run(exe, inputs, specs)
-    results = []
-    with Progress("comparing with tflite-runtime", len(inputs), enabled=not quiet) as bar:
-        for i, (x, y) in enumerate(zip(inputs, got)):
-            results.append(compare(ref.run(x), y, i))
-            bar.advance()
-    report = base_report(lowered, model_path)
-    report.update(runs=len(results), bit_exact_runs=sum(r.bit_exact for r in results),
-                  flash_bytes=sizes["flash_bytes"], code_bytes=sizes["code_bytes"],
-                  project_dir=str(work),
-                  results=[{"run": r.index, "bit_exact": r.bit_exact, "mismatched": r.mismatched,
-                           "max_abs_diff": r.max_abs_diff, "matches": r.matches}
-                          for r in results],
-                  matching_runs=sum(r.matches for r in results))
+    step(f"building {graph.name} for host and comparing {len(inputs)} runs", not quiet)
+    work = work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{graph.name}-")
+    result = verify_host(graph, model_path, work_dir=work, inputs=inputs, board=board)
+    sizes = host.flash_bytes(result.project_dir, board)
+    report = base_report(result.lowered, model_path)
+    report.update(summary(result.runs), flash_bytes=sizes["flash_bytes"],
+                  code_bytes=sizes["code_bytes"], project_dir=result.project_dir)
     return report

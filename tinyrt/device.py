@@ -21,7 +21,7 @@ from .frontend import read_tflite
 from .host import write_project
 from .link import Device
 from .progress import Progress, step
-from .verify import compare
+from .verify import compare, summary
 
 
 def prepare(model_path: str, board: dict, work_dir: str | None = None):
@@ -131,12 +131,7 @@ def _measure(lowered, model_path, board, port, runs, seed, inputs_path, profile,
                "cycles_max": max(counts, default=0), "unit": unit,
                "ms": (median / info.clock_hz * 1e3) if unit == "cycles" and info.clock_hz else None,
                "per_run": counts}
-    measured = {"runs": len(results), "bit_exact_runs": sum(r.bit_exact for r in results),
-                "latency": latency, "stack_used": stats.stack_used,
-                "matching_runs": sum(r.matches for r in results),
-                "results": [{"run": r.index, "bit_exact": r.bit_exact, "mismatched": r.mismatched,
-                             "max_abs_diff": r.max_abs_diff, "matches": r.matches}
-                            for r in results]}
+    measured = {**summary(results), "latency": latency, "stack_used": stats.stack_used}
     if layer_counts is not None:
         measured["layers"] = [
             {"index": n, "name": layer.name, "op": layer.op_type,

@@ -45,6 +45,14 @@ class Verification:
         return all(r.bit_exact for r in self.runs)
 
 
+def summary(results: list[RunResult]) -> dict:
+    """The report fields of a set of compared runs (shared by every deploy flow)."""
+    return {"runs": len(results), "bit_exact_runs": sum(r.bit_exact for r in results),
+            "matching_runs": sum(r.matches for r in results),
+            "results": [{"run": r.index, "bit_exact": r.bit_exact, "mismatched": r.mismatched,
+                         "max_abs_diff": r.max_abs_diff, "matches": r.matches} for r in results]}
+
+
 def compare(expected: list[np.ndarray], got: list[np.ndarray], index: int) -> RunResult:
     diffs = [np.abs(e.astype(np.float64) - g.astype(np.float64)).reshape(-1)
              for e, g in zip(expected, got)]
@@ -59,9 +67,11 @@ def compare(expected: list[np.ndarray], got: list[np.ndarray], index: int) -> Ru
 
 def verify_host(graph: Graph, model: bytes | str | None = None, runs: int = 5, seed: int = 0,
                 work_dir: str | None = None, extra_cflags: list[str] = (),
-                inputs: list[list[np.ndarray]] | None = None) -> Verification:
-    """``model``: the .tflite (path or bytes) the reference runs; written from ``graph`` if None."""
-    board = load_board("host")
+                inputs: list[list[np.ndarray]] | None = None,
+                board: dict | None = None) -> Verification:
+    """``model``: the .tflite (path or bytes) the reference runs; written from ``graph`` if None.
+    ``inputs``: one list of arrays per run; ``runs`` seeded random ones if None."""
+    board = board or load_board("host")
     ref = reference.Reference(model if model is not None else write_tflite(graph))
     lowered = codegen.lower(graph, board)
     work = Path(work_dir or tempfile.mkdtemp(prefix="tinyrt-"))
