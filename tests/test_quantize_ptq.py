@@ -288,10 +288,11 @@ def test_int8_outputs_track_the_float_model(cnn):
     assert agree >= 0.9
 
 
-def test_per_layer_precision_other_than_int8_is_not_implemented_yet():
+def test_per_layer_precision_is_int8_or_fp16():
     from tinyrt.errors import TinyrtError
-    with pytest.raises(TinyrtError, match="fp16 is not implemented yet"):
-        QuantConfig(layer_dtypes={"conv1": "fp16"})
+    QuantConfig(layer_dtypes={"conv1": "fp16", "conv2": "int8"})
+    with pytest.raises(TinyrtError, match="int16 is not implemented yet"):
+        QuantConfig(layer_dtypes={"conv1": "int16"})
 
 
 def test_per_layer_precision_names_must_be_layers(cnn):

@@ -2,14 +2,17 @@
 then a per-layer report against the float model."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .. import quantize as q
+from ..boards import load_board
 from ..errors import TinyrtError
 from ..frontend import read_tflite
 from ..quantize.data import load_labels, load_samples
+from ..quantize.mixed import check_fp16_layers
 from ..quantize.observers import METHODS
-from ..quantize.prepare import prepare_float
+from ..quantize.prepare import compact, prepare_float
 from ..quantize.report import compare, format_report
 from ..reference import Reference
 from ..writer import write_tflite
@@ -38,13 +41,24 @@ def register(sub) -> None:
                         "not in the int8 spec)")
     p.add_argument("--float-io", action="store_true",
                    help="keep float32 input/output (QUANTIZE/DEQUANTIZE at the ends)")
+    p.add_argument("--fp16-layers", metavar="NAMES",
+                   help="mixed precision: keep these layers in FP16 (float16 weights, FP32 "
+                        "compute), the rest int8; comma-separated op names or '#N' op indices "
+                        "as --sensitivity lists them")
+    p.add_argument("--keep-fp16", metavar="K", type=int,
+                   help="mixed precision: run the sensitivity analysis on the held-out inputs "
+                        "and keep the K most sensitive layers in FP16")
+    p.add_argument("--board", default="qemu-m4",
+                   help="board whose memory plan the mixed-precision costs are figured for "
+                        "(default qemu-m4)")
     p.add_argument("--holdout", metavar="DATA", help="held-out inputs for the report "
                    "(default: the calibration inputs)")
     p.add_argument("--labels", metavar="NPY", help="class ids of the report inputs: adds accuracy")
     p.add_argument("--sensitivity", action="store_true",
                    help="per-layer sensitivity analysis instead of the int8 report: which layers "
-                        "lose most at int8, and what keeping them float would cost (estimates); "
-                        "the int8 model is written only with -o")
+                        "lose most at int8, and what keeping the worst in FP16 buys and costs "
+                        "(executable mixed models, measured); the int8 model is written only "
+                        "with -o")
     add_json(p)
     add_quiet(p)
     p.set_defaults(func=run)
@@ -89,10 +103,22 @@ def run(args) -> int:
     config = q.QuantConfig(method=args.method, percentile=args.percentile,
                            bias_correction=args.bias_correction,
                            per_channel_fc=args.per_channel_fc, float_io=args.float_io)
+    if args.fp16_layers and args.keep_fp16 is not None:
+        raise TinyrtError("--fp16-layers and --keep-fp16 both choose the FP16 layers",
+                          ["pass one of them"])
+    if args.keep_fp16 is not None and args.keep_fp16 < 1:
+        raise TinyrtError(f"--keep-fp16 {args.keep_fp16}: keep at least one layer")
+    board = load_board(args.board)
+    named = layer_names(args.fp16_layers, prepared) if args.fp16_layers else []
+    check_fp16_layers(prepared, named)     # before calibrating: a typo costs nothing
     result = q.quantize(graph, calib, config, progress=not args.quiet)
     if args.sensitivity:
-        return run_sensitivity(args, result, holdout, len(calib))
-    model = write_tflite(result.graph)
+        return run_sensitivity(args, result, holdout, len(calib), board)
+    int8 = result
+    fp16 = named or pick_fp16_layers(args, result, holdout, board)
+    if fp16:
+        result = q.requantize(result, replace(config, layer_dtypes={n: "fp16" for n in fp16}))
+    model = write_tflite(compact(result.graph) if fp16 else result.graph)
     Reference(model)                     # tflite-runtime must load what we write
     out = Path(args.output) if args.output else default_output(args.model)
     out.write_bytes(model)
@@ -102,7 +128,11 @@ def run(args) -> int:
                   float_io=args.float_io, calibration_samples=len(calib),
                   evaluated_on="held-out" if args.holdout else "calibration",
                   float_bytes=Path(args.model).stat().st_size, int8_bytes=len(model))
+    if fp16:
+        report["mixed"] = mixed_report(int8.graph, result.graph, fp16, board)
     print(format_report(report))
+    if fp16:
+        print(format_mixed(report["mixed"]))
     print(f"wrote {out} ({len(model):,} bytes; float model {report['float_bytes']:,} bytes)")
     if not args.holdout:
         print("note: measured on the calibration inputs; pass --holdout for unbiased figures")
@@ -110,15 +140,62 @@ def run(args) -> int:
     return 0
 
 
-def run_sensitivity(args, result, holdout, calib_count: int) -> int:
-    from dataclasses import replace
+def layer_names(spec: str, graph) -> list[str]:
+    """'a,#3' -> op names; '#N' is the op index the sensitivity table prints."""
+    names = []
+    for item in (s.strip() for s in spec.split(",")):
+        if item.startswith("#"):
+            if not item[1:].isdigit() or int(item[1:]) >= len(graph.ops):
+                raise TinyrtError(f"'{item}' is not an op index of '{graph.name}' "
+                                  f"(0 to {len(graph.ops) - 1})")
+            item = graph.ops[int(item[1:])].name
+        if item:
+            names.append(item)
+    return names
 
+
+def pick_fp16_layers(args, result, holdout, board) -> list[str]:
+    """With --keep-fp16 K, the op names of the K most sensitive layers and of the ops that
+    follow them (as the sensitivity analysis measured them)."""
+    fg = result.float_graph
+    if args.keep_fp16 is None:
+        return []
+    from ..quantize.sensitivity import analyse, fp16_names, layer_owners
+    base = result if not result.config.float_io else \
+        q.requantize(result, replace(result.config, float_io=False))
+    report = analyse(base, holdout, top_k=args.keep_fp16, progress=not args.quiet, board=board)
+    kept = [r["index"] for r in report["layers"][:args.keep_fp16]]
+    return fp16_names(fg, layer_owners(fg), kept)
+
+
+def mixed_report(int8_graph, mixed_graph, names: list[str], board) -> dict:
+    """What keeping ``names`` in FP16 costs against the all-int8 model, from tinyrt's plan."""
+    from ..quantize.sensitivity import costs
+    a, b = costs(int8_graph, board), costs(mixed_graph, board)
+    return {"fp16_layers": names, "board": board["id"], "int8": a, "mixed": b,
+            "extra_flash_bytes": b["weights_bytes"] - a["weights_bytes"],
+            "extra_arena_bytes": b["arena_bytes"] - a["arena_bytes"]}
+
+
+def format_mixed(m: dict) -> str:
+    from ..table import table
+    rows = [["all int8", m["int8"]["weights_bytes"], m["int8"]["arena_bytes"]],
+            [f"{len(m['fp16_layers'])} op(s) in FP16", m["mixed"]["weights_bytes"],
+             m["mixed"]["arena_bytes"]],
+            ["cost", f"{m['extra_flash_bytes']:+,}", f"{m['extra_arena_bytes']:+,}"]]
+    return (table(["model", "weights B", "arena B"], rows,
+                  title=f"mixed precision on {m['board']}: " + ", ".join(m["fp16_layers"]))
+            + "\nlatency: `tinyrt deploy MODEL --board " + m["board"] + "` (or `tinyrt bench "
+            "mixed`) measures it")
+
+
+def run_sensitivity(args, result, holdout, calib_count: int, board) -> int:
     from ..quantize.sensitivity import analyse, format_sensitivity
     if args.output:
         Path(args.output).write_bytes(write_tflite(result.graph))
     if result.config.float_io:   # the analysis works on the full-integer model
         result = q.requantize(result, replace(result.config, float_io=False))
-    report = analyse(result, holdout, progress=not args.quiet)
+    report = analyse(result, holdout, progress=not args.quiet, board=board)
     report.update(model=args.model, method=args.method, bias_correction=args.bias_correction,
                   per_channel_fc=args.per_channel_fc, calibration_samples=calib_count,
                   evaluated_on="held-out" if args.holdout else "calibration")

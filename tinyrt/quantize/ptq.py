@@ -27,11 +27,12 @@ import numpy as np
 from ..errors import TinyrtError
 from ..ir import Graph, Op, Quant, Tensor
 from .calibrate import Calibration
+from .mixed import keep_fp16
 from .observers import METHODS, asymmetric_params, choose_range
 from .prepare import FIXED_OUTPUT, SAME_SCALE, WEIGHTED
 
 INT32_MAX = 2**31 - 1
-LAYER_DTYPES = ("int8",)   # per-layer precisions this module implements (fp16/int16: issue 4)
+LAYER_DTYPES = ("int8", "fp16")   # per-layer precisions (fp16: mixed.py)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class QuantConfig:
     bias_correction: bool = False
     per_channel_fc: bool = False
     float_io: bool = False
-    layer_dtypes: dict = field(default_factory=dict)   # op name -> "int8" (default)
+    layer_dtypes: dict = field(default_factory=dict)   # op name -> "int8" (default) | "fp16"
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -213,6 +214,7 @@ def quantize_graph(graph: Graph, calib: Calibration, config: QuantConfig = Quant
             _quantize_other_consts(graph, op, tensors, params)
     result = graph.replace(tensors=tensors, ops=ops)
     result = _insert_requantize(result, requant)
+    result = keep_fp16(result, graph, [n for n, d in config.layer_dtypes.items() if d == "fp16"])
     return _float_io(result, graph) if config.float_io else result
 
 
@@ -300,7 +302,7 @@ def _float_io(graph: Graph, float_graph: Graph) -> Graph:
             op.inputs = [new if x == k else x for x in op.inputs]
         head.append(Op("QUANTIZE", [k], [new], {}, tensors[new].name))
     for k in graph.outputs:
-        t = float_graph.t(k)
+        t = replace(tensors[k], dtype="float32", quant=None)   # k may be a mixed model's copy
         tensors.append(replace(t, name=f"{t.name}/float"))
         outputs.append(len(tensors) - 1)
         tail.append(Op("DEQUANTIZE", [k], [outputs[-1]], {}, tensors[-1].name))

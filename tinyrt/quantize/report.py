@@ -16,6 +16,7 @@ from ..progress import Progress
 from ..reference import Reference
 from .calibrate import probe_model
 from .data import Samples
+from .mixed import layer_precisions
 from .ptq import rround
 
 SQNR_CAP = 100.0
@@ -98,6 +99,7 @@ class _Accumulator:
         self.float_graph, self.graph, self.tmap = float_graph, graph, tensor_map or {}
         self.layers = [op.outputs[0] for op in float_graph.ops]
         self.run = Int8Runner(probe_model(graph), True)
+        self.mixed = "fp16" in layer_precisions(graph).values()   # some layers kept in FP16
         self.sig, self.noise = np.zeros(len(self.layers)), np.zeros(len(self.layers))
         self.outs: list = []
 
@@ -114,6 +116,8 @@ class _Accumulator:
         for j, (op, k) in enumerate(zip(self.float_graph.ops, self.layers)):
             t = self.graph.t(self.tmap.get(k, k))
             rows.append({"index": j, "op": op.type, "name": op.name, "shape": list(t.shape),
+                         "precision": "fp16" if t.dtype == "float32" and self.mixed
+                         else t.dtype,
                          "scale": float(t.quant.scale[0]) if t.quant else None,
                          "zero_point": int(t.quant.zero_point[0]) if t.quant else None,
                          "sqnr_db": round(sqnr_db(self.sig[j], self.noise[j]), 2)})
@@ -174,7 +178,8 @@ def short_name(name: str, width: int = 36) -> str:
 def format_report(report: dict) -> str:
     from ..table import table
     rows = [[r["index"], r["op"], short_name(r["name"]), "x".join(map(str, r["shape"])),
-             "-" if r["scale"] is None else f"{r['scale']:.4g}", r["zero_point"],
+             ("fp16" if r.get("precision") == "fp16" else "-") if r["scale"] is None
+             else f"{r['scale']:.4g}", r["zero_point"],
              r["sqnr_db"]] for r in report["layers"]]
     out = [table(["#", "op", "name", "output", "scale", "zp", "SQNR dB"], rows,
                  title=f"int8 vs float, per layer, on {report['samples']} "

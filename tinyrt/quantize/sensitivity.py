@@ -19,9 +19,9 @@ Two measurements per layer L, at the model output on the report inputs:
   keeping L alone in float recovers.
 
 Layers are ranked by one-at-a-time output SQNR, lowest (most sensitive) first. For k = 1..top_k
-the k first layers are kept float in one model, whose output SQNR is measured; flash and arena
-costs of running them in FP16 weights / FP32 activations are *estimates* (no mixed-precision
-executable model exists yet).
+the k first layers are kept in FP16 in one executable mixed model (``mixed.keep_fp16``: FP16
+weights, FP32 activations and compute, QUANTIZE/DEQUANTIZE at the boundaries), whose output is
+measured in tflite-runtime and whose weights and arena come from tinyrt's plan for the board.
 """
 from __future__ import annotations
 
@@ -29,16 +29,20 @@ from dataclasses import replace
 
 import numpy as np
 
+import codegen
+
+from ..boards import load_board
 from ..errors import TinyrtError
 from ..ir import Graph, Op
-from ..planner import plan
 from ..progress import Progress
 from ..reference import Reference
 from ..writer import write_tflite
-from . import QuantResult
+from . import QuantResult, requantize
+from .calibrate import probe_model
 from .data import Samples
 from .prepare import WEIGHTED
-from .report import compare, is_classifier, short_name, sqnr_db
+from .mixed import FP16_OPS
+from .report import Int8Runner, compare, is_classifier, short_name, sqnr_db
 
 MOVE = {"RESHAPE", "SQUEEZE", "TRANSPOSE", "PAD", "MAX_POOL_2D", "CONCATENATION",
         "RESIZE_NEAREST_NEIGHBOR"}
@@ -173,12 +177,13 @@ def output_metrics(graph: Graph, f: np.ndarray, q: np.ndarray) -> dict:
 # ---- the analysis -----------------------------------------------------------------------------
 
 def analyse(result: QuantResult, samples: Samples, top_k: int = 3,
-            progress: bool = True) -> dict:
+            progress: bool = True, board: dict | None = None) -> dict:
     """The sensitivity report of ``result`` (a ``quantize`` result without float I/O) on
     ``samples`` (held-out inputs). See the module docstring for what each figure means."""
     if result.config.float_io:
         raise TinyrtError("the sensitivity analysis needs the full-integer model (no --float-io)")
     fg, qg = result.float_graph, result.graph
+    board = board or load_board("qemu-m4")
     owner, names = layer_owners(fg), layers(fg)
     own = compare(fg, qg, samples, progress=progress)      # per-layer SQNR of its own output
     with Progress("sensitivity", 2 + 2 * len(names) + min(top_k, len(names)),
@@ -198,11 +203,15 @@ def analyse(result: QuantResult, samples: Samples, top_k: int = 3,
         rows = [_layer_row(fg, qg, i, own["layers"][i]["sqnr_db"], measure({i}),
                            measure(set(names) - {i}), every) for i in names]
         rows.sort(key=lambda r: (r["ota_sqnr_db"], -r["loo_gain_db"]))
-        keep = [_keep_float(fg, qg, owner, [r["index"] for r in rows[:k]],
-                            measure(set(names) - {r["index"] for r in rows[:k]}), every)
-                for k in range(1, min(top_k, len(rows)) + 1)]
+        int8_costs = costs(qg, board)
+        keep = []
+        for k in range(1, min(top_k, len(rows)) + 1):
+            keep.append(_keep_fp16(result, owner, [r["index"] for r in rows[:k]], samples, point,
+                                   ref, every, int8_costs, board))
+            bar.advance()
     last = measure_op(fg)
     report = {"samples": len(samples), "layers": rows, "keep_float": keep,
+              "int8_costs": {**int8_costs, "board": board["id"]},
               "measured_at": fg.t(point[0]).name if last is not None else "model output",
               "int8": {"output_sqnr_db": _sqnr_at(fg, own, point[0]),
                        "top1_agreement": own.get("top1_agreement"),
@@ -242,29 +251,41 @@ def weight_elements(graph: Graph, op: Op) -> int:
     return sum(graph.t(k).size for k in consts)
 
 
-def _keep_float(fg: Graph, qg: Graph, owner: list, kept: list[int], measured: dict,
-                every: dict) -> dict:
-    """Estimated costs of running the ``kept`` layers with FP16 weights and FP32 activations."""
-    ops = [i for i, o in enumerate(owner) if o in kept]
-    outs = {k for i in ops for k in fg.ops[i].outputs}
-    extra_flash = sum(weight_elements(fg, fg.ops[i]) for i in kept)        # 2 B instead of 1
-    extra_act = 3 * sum(fg.t(k).size for k in outs)                          # 4 B instead of 1
-    return {"k": len(kept), "layers": [fg.ops[i].name for i in kept],
+def fp16_names(graph: Graph, owner: list, kept: list[int]) -> list[str]:
+    """The ops an executable mixed model keeps in FP16 for the ``kept`` layers: the layers and
+    the data-movement ops that follow them, where tinyrt has a float kernel for them."""
+    return [op.name for i, op in enumerate(graph.ops)
+            if owner[i] in kept and op.type in FP16_OPS]
+
+
+def costs(graph: Graph, board: dict) -> dict:
+    """Weights and arena bytes of ``graph`` as tinyrt compiles it for ``board`` (the plan)."""
+    lowered = codegen.lower(graph, board)
+    return {"weights_bytes": lowered.weights_bytes(), "arena_bytes": lowered.plan.arena_bytes}
+
+
+def _keep_fp16(result: QuantResult, owner: list, kept: list[int], samples: Samples,
+               point: list[int], ref: np.ndarray, every: dict, int8_costs: dict,
+               board: dict) -> dict:
+    """The executable mixed model with the ``kept`` layers in FP16: its output measured in
+    tflite-runtime at ``point``, its weights and arena from tinyrt's plan."""
+    fg = result.float_graph
+    names = fp16_names(fg, owner, kept)
+    mixed = requantize(result, replace(result.config,
+                                       layer_dtypes={n: "fp16" for n in names})).graph
+    runner = Int8Runner(probe_model(mixed), preserve=True)
+    got = []
+    for s in samples:
+        runner.run(s)
+        got.append(runner.tensor(point[0], mixed.t(point[0]).quant).reshape(-1))
+    measured = output_metrics(fg, ref, np.stack(got))
+    cost = costs(mixed, board)
+    return {"k": len(kept), "layers": [fg.ops[i].name for i in kept], "fp16_ops": names,
             "output_sqnr_db": measured["sqnr_db"], "top1_agreement": measured.get("top1"),
             "sqnr_gain_db": round(measured["sqnr_db"] - every["sqnr_db"], 2),
-            "extra_flash_bytes_est": extra_flash, "extra_activation_bytes_est": extra_act,
-            "extra_arena_bytes_est": _arena_growth(qg, outs), "estimate": True}
-
-
-def _arena_growth(qg: Graph, float_outputs: set[int]) -> int | None:
-    """Planned arena of the int8 graph with ``float_outputs`` as float32, minus the int8 one
-    (no kernel scratch, no DEQUANTIZE copies at the boundaries): an estimate."""
-    tensors = [replace(t, dtype="float32") if k in float_outputs else t
-               for k, t in enumerate(qg.tensors)]
-    try:
-        return plan(qg.replace(tensors=tensors)).arena_bytes - plan(qg).arena_bytes
-    except Exception:   # noqa: BLE001 - an estimate only; the planner may refuse a float op
-        return None
+            **cost, "board": board["id"],
+            "extra_flash_bytes": cost["weights_bytes"] - int8_costs["weights_bytes"],
+            "extra_arena_bytes": cost["arena_bytes"] - int8_costs["arena_bytes"]}
 
 
 # ---- for people -------------------------------------------------------------------------------
@@ -294,11 +315,16 @@ def format_sensitivity(report: dict) -> str:
             "lowest own-output SQNR at int8: " + ", ".join(
                 f"#{w['index']} {w['op']} {w['sqnr_db']} dB" for w in report["worst_own_sqnr"])]
     keep = [[k["k"], ", ".join(short_name(n, 24) for n in k["layers"]), k["output_sqnr_db"],
-             k["sqnr_gain_db"], _pct(k["top1_agreement"]), k["extra_flash_bytes_est"],
-             k["extra_activation_bytes_est"], k["extra_arena_bytes_est"]]
+             k["sqnr_gain_db"], _pct(k["top1_agreement"]), k["weights_bytes"],
+             f"{k['extra_flash_bytes']:+,}", k["arena_bytes"], f"{k['extra_arena_bytes']:+,}"]
             for k in report["keep_float"]]
-    out += ["", table(["k", "kept float", "output dB", "gain dB", "top-1", "+flash B (est.)",
-                       "+activations B (est.)", "+arena B (est.)"], keep,
-                      title="keeping the k most sensitive layers float (FP16 weights, FP32 "
-                            "activations): SQNR measured, costs estimated")]
+    base = report["int8_costs"]
+    out += ["", table(["k", "kept in FP16", "output dB", "gain dB", "top-1", "weights B",
+                       "vs int8", "arena B", "vs int8"], keep,
+                      title="executable mixed models: the k most sensitive layers in FP16 (FP16 "
+                            "weights, FP32 compute), the rest int8; measured in tflite-runtime, "
+                            f"sizes from tinyrt's plan for {base['board']}"),
+            f"all-int8: weights {base['weights_bytes']:,} B, arena {base['arena_bytes']:,} B. "
+            "Keep them with `tinyrt quantize ... --fp16-layers NAME,...` (or --keep-fp16 K); "
+            "latency: `tinyrt bench mixed`."]
     return "\n".join(out)
