@@ -9,9 +9,14 @@ from .common import add_json, write_json
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks beside TFLite Micro (needs ../shared)")
-    p.add_argument("what", choices=["memory", "latency", "quant"],
+    p.add_argument("what", choices=["memory", "latency", "quant", "mixed"],
                    help="memory: arena per model; latency: deploy every model on --board; "
-                        "quant: tinyrt's int8 quantisation vs TensorFlow's")
+                        "quant: tinyrt's int8 quantisation vs TensorFlow's; mixed: the most "
+                        "sensitive layers in FP16, SQNR and measured cost on --board")
+    p.add_argument("--models", metavar="NAMES",
+                   help="mixed: comma-separated model names (default: every float model)")
+    p.add_argument("--top-k", type=int, default=3,
+                   help="mixed: keep up to K layers in FP16 (default 3)")
     p.add_argument("--board", default="qemu-m4", help="board to measure on / compare with")
     p.add_argument("--runs", type=int, default=3, help="inferences per model (latency)")
     p.add_argument("--shared", metavar="DIR", help="the shared folder (default ../shared)")
@@ -54,8 +59,18 @@ def _quant(args, shared):
     return rows
 
 
+def _mixed(args, shared):
+    from ..boards import load_board
+    from ..quantize.bench import bench_mixed, format_bench_mixed
+    models = args.models.split(",") if args.models else None
+    rows = bench_mixed(shared, load_board(args.board), args.top_k, models)
+    print(format_bench_mixed(rows))
+    return rows
+
+
 def run(args) -> int:
     shared = bench.shared_dir(args.shared)
-    rows = {"memory": _memory, "latency": _latency, "quant": _quant}[args.what](args, shared)
+    rows = {"memory": _memory, "latency": _latency, "quant": _quant,
+            "mixed": _mixed}[args.what](args, shared)
     write_json(args.json, {"benchmark": args.what, "board": args.board, "rows": rows})
     return 0

@@ -13,7 +13,7 @@ from ..quantize.data import load_labels, load_samples
 from ..quantize.mixed import check_fp16_layers
 from ..quantize.observers import METHODS
 from ..quantize.prepare import compact, prepare_float
-from ..quantize.report import compare, format_report
+from ..quantize.report import compare, format_report, short_name
 from ..reference import Reference
 from ..writer import write_tflite
 from .common import add_json, add_model, add_quiet, write_json
@@ -184,7 +184,8 @@ def format_mixed(m: dict) -> str:
              m["mixed"]["arena_bytes"]],
             ["cost", f"{m['extra_flash_bytes']:+,}", f"{m['extra_arena_bytes']:+,}"]]
     return (table(["model", "weights B", "arena B"], rows,
-                  title=f"mixed precision on {m['board']}: " + ", ".join(m["fp16_layers"]))
+                  title=f"mixed precision on {m['board']}: "
+                        + ", ".join(short_name(n, 40) for n in m["fp16_layers"]))
             + "\nlatency: `tinyrt deploy MODEL --board " + m["board"] + "` (or `tinyrt bench "
             "mixed`) measures it")
 

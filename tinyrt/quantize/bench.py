@@ -107,3 +107,93 @@ def format_bench_quant(rows: list[dict]) -> str:
     return table(["model", "quantisation", "mean layer SQNR dB", "output SQNR dB",
                   "top-1 agr. (ad01: score corr.)", "weights B", "fp16 B"], body,
                  title="int8 quantisation vs the float model, synthetic held-out inputs")
+
+
+# ---- `tinyrt bench mixed` ---------------------------------------------------------------------
+
+MIXED_SIZES = (100, 0, 50)   # calibration, (no validation), held-out: the analysis runs 2N + k models
+
+
+def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES,
+                      progress: bool = False) -> list[dict]:
+    """All-int8 and the k = 1..top_k most sensitive layers in FP16: output SQNR and top-1 (at the
+    logits for a classifier, tflite-runtime), weights and arena (tinyrt's plan), and latency,
+    flash and bit-exactness measured by deploying each model on ``board``."""
+    import tempfile
+    from dataclasses import replace
+
+    from ..device import deploy_device
+    from ..writer import write_tflite
+    from .prepare import compact
+    from .sensitivity import analyse, fp16_names, layer_owners
+    name = path.stem[:-len("_float")]
+    graph, tf = read_tflite(path), read_tflite(path.with_name(f"{name}_int8.tflite"))
+    calib, _, held = datasets(graph, tf, sizes)
+    base = quantize(graph, calib, QuantConfig(), progress=progress)
+    report = analyse(base, held, top_k=top_k, progress=progress, board=board)
+    owner = layer_owners(base.float_graph)
+    i8 = report["int8"]
+    variants = [({"k": 0, "layers": [], "output_sqnr_db": i8["output_sqnr_db"],
+                  "top1_agreement": i8["top1_agreement"], **report["int8_costs"]}, base.graph)]
+    for row in report["keep_float"]:
+        kept = [r["index"] for r in report["layers"][:row["k"]]]
+        dtypes = {n: "fp16" for n in fp16_names(base.float_graph, owner, kept)}
+        variants.append((row, requantize(base, replace(base.config, layer_dtypes=dtypes)).graph))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tinyrt-mixed-") as tmp:
+        for row, g in variants:
+            out = {"model": name, "board": board["id"], "k": row["k"], "fp16_layers": row["layers"],
+                   "output_sqnr_db": row["output_sqnr_db"], "top1_agreement": row["top1_agreement"],
+                   "weights_bytes": row["weights_bytes"], "arena_bytes": row["arena_bytes"],
+                   "measured_at": report["measured_at"]}
+            model = Path(tmp) / f"{name}_mixed{row['k']}.tflite"
+            model.write_bytes(write_tflite(compact(g)))
+            try:
+                r = deploy_device(str(model), board, runs=1, quiet=True,
+                                  work_dir=str(Path(tmp) / f"build{row['k']}"))
+                out.update(instructions=r["latency"]["cycles_median"], unit=r["latency"]["unit"],
+                           bit_exact=r["bit_exact_runs"] == r["runs"],
+                           flash_bytes=r["flash_bytes"],
+                           peak_sram_bytes=r["memory"]["peak_sram_bytes"])
+            except TinyrtError as e:
+                out["error"] = e.message.splitlines()[0]
+            rows.append(out)
+    return rows
+
+
+def bench_mixed(shared: Path, board: dict, top_k: int = 3, models: list[str] | None = None,
+                progress: bool = False) -> list[dict]:
+    rows = []
+    for path in float_models(shared):
+        name = path.stem[:-len("_float")]
+        if models and name not in models:
+            continue
+        try:
+            rows += bench_mixed_model(path, board, top_k, progress=progress)
+        except TinyrtError as e:
+            rows.append({"model": name, "error": e.message})
+    return rows
+
+
+def format_bench_mixed(rows: list[dict]) -> str:
+    from ..table import table
+    from .report import short_name
+    body = []
+    for r in rows:
+        if "error" in r and "k" not in r:
+            body.append([r["model"], "error", r["error"]] + [None] * 7)
+            continue
+        base = next(b for b in rows if b["model"] == r["model"] and b.get("k") == 0)
+        slower = (f"{r['instructions'] / base['instructions']:.2f}x"
+                  if r.get("instructions") and base.get("instructions") else None)
+        body.append([r["model"], r["k"], ", ".join(short_name(n, 22) for n in r["fp16_layers"])
+                     or "(all int8)", r["output_sqnr_db"],
+                     None if r["top1_agreement"] is None else f"{r['top1_agreement']:.1%}",
+                     r["weights_bytes"],
+                     r["arena_bytes"], r.get("instructions"), slower,
+                     r.get("bit_exact", r.get("error"))])
+    return table(["model", "k", "layers in FP16", "SQNR dB", "top-1 agr.", "weights B", "arena B",
+                  "instructions", "vs int8", "bit-exact"], body,
+                 title="mixed precision: the k most sensitive layers in FP16, the rest int8 "
+                       "(SQNR/top-1 vs float at the logits, synthetic held-out inputs; "
+                       "latency measured on the board, emulated instructions per inference)")
