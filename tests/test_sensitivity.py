@@ -126,6 +126,7 @@ def test_fake_quantising_every_layer_reproduces_the_int8_model():
 def test_table_names_the_columns_and_the_mixed_models_costs(fragile):
     text = format_sensitivity(fragile[1])
     assert "most sensitive first" in text and "fully_connected_3" in text
+    assert f"#{HIDDEN} FULLY_CONNECTED" in text
     assert "executable mixed models" in text and "+1,136" in text and "--fp16-layers" in text
 
 

@@ -133,7 +133,7 @@ def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES
     report = analyse(base, held, top_k=top_k, progress=progress, board=board)
     owner = layer_owners(base.float_graph)
     i8 = report["int8"]
-    variants = [({"k": 0, "layers": [], "output_sqnr_db": i8["output_sqnr_db"],
+    variants = [({"k": 0, "layers": [], "indices": [], "op_types": [], "output_sqnr_db": i8["output_sqnr_db"],
                   "top1_agreement": i8["top1_agreement"], **report["int8_costs"]}, base.graph)]
     for row in report["keep_float"]:
         kept = [r["index"] for r in report["layers"][:row["k"]]]
@@ -143,6 +143,7 @@ def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES
     with tempfile.TemporaryDirectory(prefix="tinyrt-mixed-") as tmp:
         for row, g in variants:
             out = {"model": name, "board": board["id"], "k": row["k"], "fp16_layers": row["layers"],
+                   "fp16_layer_indices": row["indices"], "fp16_layer_ops": row["op_types"],
                    "output_sqnr_db": row["output_sqnr_db"], "top1_agreement": row["top1_agreement"],
                    "weights_bytes": row["weights_bytes"], "arena_bytes": row["arena_bytes"],
                    "measured_at": report["measured_at"]}
@@ -177,7 +178,6 @@ def bench_mixed(shared: Path, board: dict, top_k: int = 3, models: list[str] | N
 
 def format_bench_mixed(rows: list[dict]) -> str:
     from ..table import table
-    from .report import short_name
     body = []
     for r in rows:
         if "error" in r and "k" not in r:
@@ -186,14 +186,15 @@ def format_bench_mixed(rows: list[dict]) -> str:
         base = next(b for b in rows if b["model"] == r["model"] and b.get("k") == 0)
         slower = (f"{r['instructions'] / base['instructions']:.2f}x"
                   if r.get("instructions") and base.get("instructions") else None)
-        body.append([r["model"], r["k"], ", ".join(short_name(n, 22) for n in r["fp16_layers"])
-                     or "(all int8)", r["output_sqnr_db"],
+        kept = ", ".join(f"#{i} {op}" for i, op in zip(r["fp16_layer_indices"],
+                                                       r["fp16_layer_ops"]))
+        body.append([r["model"], r["k"], kept or "(all int8)", r["output_sqnr_db"],
                      None if r["top1_agreement"] is None else f"{r['top1_agreement']:.1%}",
                      r["weights_bytes"],
                      r["arena_bytes"], r.get("instructions"), slower,
                      r.get("bit_exact", r.get("error"))])
     return table(["model", "k", "layers in FP16", "SQNR dB", "top-1 agr.", "weights B", "arena B",
                   "instructions", "vs int8", "bit-exact"], body,
-                 title="mixed precision: the k most sensitive layers in FP16, the rest int8 "
-                       "(SQNR/top-1 vs float at the logits, synthetic held-out inputs; "
+                 title="mixed precision: the k most sensitive layers (#op index) in FP16, the "
+                       "rest int8 (SQNR/top-1 vs float at the logits, synthetic held-out inputs; "
                        "latency measured on the board, emulated instructions per inference)")

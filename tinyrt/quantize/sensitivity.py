@@ -280,7 +280,8 @@ def _keep_fp16(result: QuantResult, owner: list, kept: list[int], samples: Sampl
         got.append(runner.tensor(point[0], mixed.t(point[0]).quant).reshape(-1))
     measured = output_metrics(fg, ref, np.stack(got))
     cost = costs(mixed, board)
-    return {"k": len(kept), "layers": [fg.ops[i].name for i in kept], "fp16_ops": names,
+    return {"k": len(kept), "layers": [fg.ops[i].name for i in kept], "indices": list(kept),
+            "op_types": [fg.ops[i].type for i in kept], "fp16_ops": names,
             "output_sqnr_db": measured["sqnr_db"], "top1_agreement": measured.get("top1"),
             "sqnr_gain_db": round(measured["sqnr_db"] - every["sqnr_db"], 2),
             **cost, "board": board["id"],
@@ -314,7 +315,8 @@ def format_sensitivity(report: dict) -> str:
             f"{fq['output_sqnr_db']} dB, {_pct(fq['top1_agreement'])}",
             "lowest own-output SQNR at int8: " + ", ".join(
                 f"#{w['index']} {w['op']} {w['sqnr_db']} dB" for w in report["worst_own_sqnr"])]
-    keep = [[k["k"], ", ".join(short_name(n, 24) for n in k["layers"]), k["output_sqnr_db"],
+    keep = [[k["k"], ", ".join(f"#{i} {op}" for i, op in zip(k["indices"], k["op_types"])),
+             k["output_sqnr_db"],
              k["sqnr_gain_db"], _pct(k["top1_agreement"]), k["weights_bytes"],
              f"{k['extra_flash_bytes']:+,}", k["arena_bytes"], f"{k['extra_arena_bytes']:+,}"]
             for k in report["keep_float"]]
@@ -326,5 +328,5 @@ def format_sensitivity(report: dict) -> str:
                             f"sizes from tinyrt's plan for {base['board']}"),
             f"all-int8: weights {base['weights_bytes']:,} B, arena {base['arena_bytes']:,} B. "
             "Keep them with `tinyrt quantize ... --fp16-layers NAME,...` (or --keep-fp16 K); "
-            "latency: `tinyrt bench mixed`."]
+            "latency: `tinyrt deploy` or `tinyrt bench mixed`."]
     return "\n".join(out)
