@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyrt import passes, planner
-from tinyrt.errors import UnsupportedOp
+from tinyrt.errors import TinyrtError, UnsupportedOp
 from tinyrt.ir import Graph
 from tinyrt.ops import Buf, Call, op_module
 
@@ -39,6 +39,7 @@ class Lowered:
     plan: planner.Plan
     layers: list[Layer]
     model_hash: str
+    compute: str = "fp32"   # what the activations are computed in: "int8", "fp32" or "fp16"
 
     @property
     def kernel_headers(self) -> list[str]:
@@ -70,8 +71,44 @@ def check(graph: Graph) -> None:
             raise UnsupportedOp(f"op #{i} {op.type} ('{op.name}'): {e.message}", e.hints) from None
 
 
-def lower(graph: Graph, board: dict, strategy: str = "greedy") -> Lowered:
+COMPUTE_CHOICES = ("auto", "fp16", "fp32")
+FP16_FEATURE = "mve_fp"   # the board feature that makes "auto" compute a float graph in FP16
+
+
+def fp16_compute_wanted(graph: Graph, board: dict, compute: str = "auto") -> bool:
+    """Whether ``lower`` computes this (folded) graph in FP16: ``compute="fp16"`` forces it (an
+    error if the graph is not a pure float graph the FP16 kernels cover), ``"fp32"`` never,
+    ``"auto"`` for FP16 models (every float constant float16) on boards with ``mve_fp``."""
+    if compute not in COMPUTE_CHOICES:
+        raise TinyrtError(f"unknown compute '{compute}'", [f"choose one of {', '.join(COMPUTE_CHOICES)}"])
+    if compute == "fp32":
+        return False
+    if compute == "fp16":
+        if not passes.can_compute_fp16(graph):
+            raise TinyrtError(
+                "this model cannot be computed in FP16: FP16 compute takes a pure float model "
+                f"(float32 activations) of the ops {', '.join(sorted(passes.F16_OPS))}",
+                ["--compute fp32 (or auto)", "tinyrt quantize MODEL --dtype fp16"])
+        return True
+    consts = [t for t in graph.tensors if t.is_const and t.dtype in ("float16", "float32")]
+    return (FP16_FEATURE in board.get("features", []) and passes.can_compute_fp16(graph)
+            and bool(consts) and all(t.dtype == "float16" for t in consts))
+
+
+def compute_of(graph: Graph) -> str:
+    """"fp16", "fp32" or "int8": the arithmetic of the graph's activations."""
+    dtypes = {t.dtype for t in graph.tensors if not t.is_const}
+    if "float16" in dtypes:
+        return "fp16"
+    return "fp32" if "float32" in dtypes else "int8"
+
+
+def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "auto") -> Lowered:
+    """``compute``: "auto" (FP16 compute for FP16 models on boards with the ``mve_fp`` feature),
+    "fp16" (force it: portable _Float16 C where there is no MVE) or "fp32" (docs/fp16.md)."""
     graph = passes.fold_fp16_dequantize(graph)   # FP16 models: fp16 weights read directly
+    if fp16_compute_wanted(graph, board, compute):
+        graph = passes.compute_fp16(graph)
     check(graph)
     calls = [op_module(op.type).lower(graph, op, board) for op in graph.ops]
     scratch = {i: c.scratch_bytes for i, c in enumerate(calls) if c.scratch_bytes}
@@ -85,7 +122,7 @@ def lower(graph: Graph, board: dict, strategy: str = "greedy") -> Lowered:
         layers.append(Layer(index=i, op_type=op.type, name=op.name, call=None if aliased else call,
                             macs=mod.macs(graph, op), inputs=op.inputs, outputs=op.outputs))
     return Lowered(graph=graph, board=board, plan=plan, layers=layers,
-                   model_hash=graph_hash(graph))
+                   model_hash=graph_hash(graph), compute=compute_of(graph))
 
 
 def graph_hash(graph: Graph) -> str:

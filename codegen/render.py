@@ -168,6 +168,8 @@ def render(lowered, host_main: bool = True) -> dict[str, str]:
         "model_weights.h": env.get_template("model_weights.h.j2").render(ctx),
         "tinyrt_math.h": (data_dir("templates") / "runtime" / "tinyrt_math.h").read_text(),
     }
+    if any(h.endswith("_f16") for h in lowered.kernel_headers):
+        files["tinyrt_f16.h"] = (data_dir("templates") / "runtime" / "tinyrt_f16.h").read_text()
     for header in lowered.kernel_headers:
         files[f"kernels/{header}.h"] = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
     if host_main:

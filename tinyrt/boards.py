@@ -17,7 +17,7 @@ from .errors import TinyrtError
 from .paths import data_dir
 
 KINDS = ("host", "qemu", "mcu")
-FEATURES = ("dsp", "fpu", "mve")
+FEATURES = ("dsp", "fpu", "mve", "mve_fp")
 ROLES = ("code", "weights", "data", "arena", "stack")
 UNITS = {"qemu": "emulated_instructions", "mcu": "cycles"}
 FLASH_METHODS = {"qemu": ("machine",), "pyocd": ("target",), "openocd": ("config",),

@@ -39,7 +39,7 @@ def load_inputs(path: str | None, graph, runs: int, seed: int) -> list[list[np.n
 def base_report(lowered, model_path: str) -> dict:
     g = lowered.graph
     return {"model": g.name, "model_path": str(model_path), "model_hash": lowered.model_hash,
-            "board": lowered.board["id"],
+            "board": lowered.board["id"], "compute": lowered.compute,
             "ops": dict(collections.Counter(op.type for op in g.ops)),
             "macs": sum(layer.macs for layer in lowered.layers),
             "memory": {"arena_bytes": lowered.plan.arena_bytes,
@@ -49,12 +49,13 @@ def base_report(lowered, model_path: str) -> dict:
 
 def deploy_host(model_path: str, board: dict, runs: int = 10, seed: int = 0,
                 inputs_path: str | None = None, work_dir: str | None = None,
-                quiet: bool = False) -> dict:
+                quiet: bool = False, compute: str = "auto") -> dict:
     graph = read_tflite(model_path)
     inputs = load_inputs(inputs_path, graph, runs, seed)
     step(f"building {graph.name} for host and comparing {len(inputs)} runs", not quiet)
     work = work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{graph.name}-")
-    result = verify_host(graph, model_path, work_dir=work, inputs=inputs, board=board)
+    result = verify_host(graph, model_path, work_dir=work, inputs=inputs, board=board,
+                         compute=compute)
     sizes = host.flash_bytes(result.project_dir, board)
     report = base_report(result.lowered, model_path)
     report.update(summary(result.runs), flash_bytes=sizes["flash_bytes"],

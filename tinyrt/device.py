@@ -24,10 +24,10 @@ from .progress import Progress, step
 from .verify import compare, summary
 
 
-def prepare(model_path: str, board: dict, work_dir: str | None = None):
+def prepare(model_path: str, board: dict, work_dir: str | None = None, compute: str = "auto"):
     """Generate the model project for ``board``; returns (lowered, project dir)."""
     graph = read_tflite(model_path)
-    lowered = codegen.lower(graph, board)
+    lowered = codegen.lower(graph, board, compute=compute)
     work = Path(work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{graph.name}-{board['id']}-"))
     write_project(codegen.render(lowered, host_main=False), work)
     return lowered, work
@@ -63,8 +63,8 @@ def dry_run_commands(board: dict, project: Path, profile: bool) -> list[list[str
 def deploy_device(model_path: str, board: dict, runs: int = 10, seed: int = 0,
                   inputs_path: str | None = None, work_dir: str | None = None,
                   port: str | None = None, profile: bool = False, dry_run: bool = False,
-                  quiet: bool = False) -> dict | None:
-    lowered, project = prepare(model_path, board, work_dir)
+                  quiet: bool = False, compute: str = "auto") -> dict | None:
+    lowered, project = prepare(model_path, board, work_dir, compute)
     if dry_run:
         for cmd in dry_run_commands(board, project, profile):
             print(shlex.join(cmd))
@@ -121,7 +121,7 @@ def _measure(lowered, model_path, board, port, runs, seed, inputs_path, profile,
             for i, x in enumerate(inputs):
                 outs, c = dev.run(x, runs=1)
                 counts += c
-                results.append(compare(ref.run(x), outs, i))
+                results.append(compare(ref.run(x), outs, i, lowered.compute))
                 bar.advance()
         stats = dev.stats()
         layer_counts = dev.profile() if profile else None

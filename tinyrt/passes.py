@@ -4,8 +4,16 @@
 read through a DEQUANTIZE (float16 -> float32). The float kernels read fp16 constants directly,
 so the pass removes those DEQUANTIZE ops and points their consumers at the float16 constant:
 the weights stay half precision in flash and no op runs for them.
+
+``compute_fp16``: on a core with FP16 vector arithmetic (the board feature ``mve_fp``, Cortex-M55)
+a pure float graph computes in FP16: activations become float16, with conversions at the graph's
+inputs and outputs (docs/fp16.md, "FP16 compute").
 """
 from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
 
 from .ir import Graph, Op
 
@@ -36,3 +44,59 @@ def fold_fp16_dequantize(graph: Graph) -> Graph:
         tensors=[graph.t(t) for t in used],
         ops=[Op(op.type, remap(op.inputs), remap(op.outputs), op.attrs, op.name) for op in ops],
         inputs=remap(graph.inputs), outputs=remap(graph.outputs))
+
+
+# --- FP16 compute ---------------------------------------------------------------------------------
+
+# Ops the FP16 kernels (templates/kernels/*_f16.h, tinyrt/ops/f16.py) compute. A graph with any
+# other op keeps FP32 compute.
+F16_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
+                     "MAX_POOL_2D", "ADD", "SUB", "SOFTMAX", "RESHAPE", "SQUEEZE"})
+# The internal conversions the pass inserts at the graph's edges. DEQUANTIZE float16 -> float32
+# is TFLite's own meaning of DEQUANTIZE; CAST float32 -> float16 is TFLite's CAST.
+TO_F16, TO_F32 = "CAST", "DEQUANTIZE"
+
+
+def can_compute_fp16(graph: Graph) -> bool:
+    """A pure float graph (every activation float32, every op one the FP16 kernels cover, float
+    constants float32 or float16) with distinct, non-constant inputs and outputs."""
+    if not graph.inputs or not graph.outputs or set(graph.inputs) & set(graph.outputs):
+        return False
+    if any(op.type not in F16_OPS for op in graph.ops):
+        return False
+    for t in graph.tensors:
+        if t.is_const:
+            if t.dtype not in ("float32", "float16", "int32", "int64"):
+                return False
+        elif t.dtype != "float32":
+            return False
+    return not any(graph.t(t).is_const for t in (*graph.inputs, *graph.outputs))
+
+
+def compute_fp16(graph: Graph) -> Graph:
+    """The graph computed in FP16 (docs/fp16.md, "FP16 compute"): every float32 activation becomes
+    float16 (half the arena), float32 constants become float16 (round to nearest even; an FP16
+    model's are float16 already), a CAST float32 -> float16 follows each graph input and a
+    DEQUANTIZE float16 -> float32 precedes each graph output, so the model's interface stays
+    float32. Run after ``fold_fp16_dequantize``. Unchanged unless ``can_compute_fp16``."""
+    if not can_compute_fp16(graph):
+        return graph
+    tensors = []
+    for t in graph.tensors:
+        if t.is_const and t.dtype == "float32":
+            t = dataclasses.replace(t, dtype="float16", data=t.data.astype(np.float16))
+        elif not t.is_const and t.dtype == "float32":
+            t = dataclasses.replace(t, dtype="float16")
+        tensors.append(t)
+    edge = {}   # graph input/output index -> index of its float16 twin
+    for t in (*graph.inputs, *graph.outputs):
+        edge[t] = len(tensors)
+        tensors.append(dataclasses.replace(graph.t(t), name=f"{graph.t(t).name}/fp16",
+                                           dtype="float16", quant=None))
+        tensors[t] = graph.t(t)   # the interface tensors stay float32
+    remap = lambda ts: [edge.get(t, t) if t >= 0 else t for t in ts]
+    ops = [Op(TO_F16, [t], [edge[t]], {}, f"{graph.t(t).name}/to_fp16") for t in graph.inputs]
+    ops += [Op(op.type, remap(op.inputs), remap(op.outputs), dict(op.attrs), op.name)
+            for op in graph.ops]
+    ops += [Op(TO_F32, [edge[t]], [t], {}, f"{graph.t(t).name}/to_fp32") for t in graph.outputs]
+    return graph.replace(tensors=tensors, ops=ops)

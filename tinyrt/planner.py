@@ -98,9 +98,12 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
             reuse = (src >= 0 and src in owner and t == op.outputs[0]
                      and (getattr(mod, "ALIAS", False)
                           or (getattr(mod, "INPLACE", False) and _dies_at(graph, owner[src], s)
-                              and graph.t(src).nbytes == graph.t(t).nbytes)))
+                              and graph.t(src).nbytes == graph.t(t).nbytes)
+                          or (getattr(mod, "inplace_resize", lambda g, o: False)(graph, op)
+                              and _dies_at(graph, owner[src], s))))
             if reuse:
                 b = owner[src]
+                b.size = max(b.size, graph.t(t).nbytes)   # a widening conversion grows it
                 b.tensors.append(t)
                 b.last = max(b.last, live_until(t), s)
                 owner[t] = b

@@ -19,17 +19,23 @@ def register(sub) -> None:
     p.add_argument("--profile", action="store_true", help="per-layer latency")
     p.add_argument("--dry-run", action="store_true", help="print the build and flash commands only")
     p.add_argument("--work-dir", metavar="DIR", help="keep the generated project here")
+    p.add_argument("--compute", choices=("auto", "fp16", "fp32"), default="auto",
+                   help="float models: compute in FP16 or FP32 (default auto: FP16 for FP16 "
+                        "models on boards with the mve_fp feature, e.g. qemu-m55)")
     add_json(p)
     add_quiet(p)
     p.set_defaults(func=run)
 
 
 def format_report(r: dict) -> str:
-    rows = [["board", r["board"]], ["runs bit-exact", f"{r['bit_exact_runs']}/{r['runs']}"]]
-    if r["matching_runs"] != r["bit_exact_runs"]:
-        from ..verify import FLOAT_ATOL, FLOAT_RTOL
+    rows = [["board", r["board"]], ["compute", r.get("compute", "")],
+            ["runs bit-exact", f"{r['bit_exact_runs']}/{r['runs']}"]]
+    if r["matching_runs"] != r["bit_exact_runs"] or r.get("compute") == "fp16":
+        from ..verify import tolerance
+        rtol, atol = tolerance(r.get("compute", "fp32"))
+        rule = "FP16 rule" if r.get("compute") == "fp16" else "float rule"
         rows.append(["runs within float tolerance", f"{r['matching_runs']}/{r['runs']} "
-                     f"(|diff| <= {FLOAT_RTOL:g} * max|ref| + {FLOAT_ATOL:g})"])
+                     f"({rule}: |diff| <= {rtol:g} * max|ref| + {atol:g})"])
     rows.append(["arena", f"{r['memory']['arena_bytes']:,} B"])
     mem = r["memory"]
     if "stack_bytes" in mem:
@@ -55,12 +61,14 @@ def run(args) -> int:
     board = load_board(args.board)
     if board["kind"] == "host":
         report = deploy_host(args.model, board, runs=args.runs, seed=args.seed,
-                             inputs_path=args.inputs, work_dir=args.work_dir, quiet=args.quiet)
+                             inputs_path=args.inputs, work_dir=args.work_dir, quiet=args.quiet,
+                             compute=args.compute)
     else:
         from ..device import deploy_device
         report = deploy_device(args.model, board, runs=args.runs, seed=args.seed,
                                inputs_path=args.inputs, work_dir=args.work_dir, port=args.port,
-                               profile=args.profile, dry_run=args.dry_run, quiet=args.quiet)
+                               profile=args.profile, dry_run=args.dry_run, quiet=args.quiet,
+                               compute=args.compute)
         if report is None:   # --dry-run printed the commands
             return 0
     print(format_report(report))
@@ -68,6 +76,6 @@ def run(args) -> int:
     bad = report["runs"] - report["matching_runs"]
     if bad:
         print(f"error: {bad} of {report['runs']} outputs differ from tflite-runtime "
-              "(integer outputs must be byte-equal)", flush=True)
+              "(integer outputs must be byte-equal, float ones within the tolerance)", flush=True)
         return 1
     return 0

@@ -12,6 +12,8 @@ An op module defines:
 - ``INPLACE = True`` when the output may overwrite input 0 (same size, each output element
   depends only on the input element at the same index, or the kernel reads before it writes);
   ``ALIAS = True`` when the output *is* input 0 reinterpreted (RESHAPE, SQUEEZE): no code.
+- ``inplace_resize(graph, op) -> bool`` (optional): the output may overwrite input 0 although
+  their sizes differ (the FP16 conversions, whose kernels walk in the safe direction).
 
 How each op is computed, and which TFLite reference kernel it matches, is written in docs/ops.md.
 """
@@ -48,6 +50,7 @@ SUPPORTED_OPS = {
     "RELU_N1_TO_1": "relu",
     "QUANTIZE": "quantize",
     "DEQUANTIZE": "quantize",
+    "CAST": "cast",
 }
 
 

@@ -15,7 +15,7 @@ from ..errors import UnsupportedOp
 from ..fixedpoint import quantize_multiplier
 from ..ir import Graph, Op
 from . import Buf, Call, Const
-from . import f32
+from . import f16, f32
 from .common import act_range, require_quant, scale, zero_point
 
 INPLACE = True
@@ -112,6 +112,8 @@ def _multipliers(graph: Graph, op: Op) -> list[int]:
 
 
 def check(graph: Graph, op: Op) -> None:
+    if f16.is_f16(graph, op):
+        return f16.check_add(graph, op)
     if f32.is_float(graph, op):
         return f32.check_add(graph, op)
     check_operands(graph, op)
@@ -123,6 +125,8 @@ def macs(graph: Graph, op: Op) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
+    if f16.is_f16(graph, op):
+        return f16.lower_add(graph, op)
     if f32.is_float(graph, op):
         return f32.lower_add(graph, op)
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]

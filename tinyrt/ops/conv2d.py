@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const, Scratch
-from . import f32
+from . import f16, f32
 from .common import (act_range, channel_multipliers, folded_bias, require_dtypes, require_quant,
                      zero_point)
 
@@ -151,6 +151,8 @@ def _shape(graph: Graph, op: Op) -> tuple[int, int, int, int]:
 
 
 def check(graph: Graph, op: Op) -> None:
+    if f16.is_f16(graph, op):
+        return f16.check_conv2d(graph, op)
     if f32.is_float(graph, op):
         return f32.check_conv2d(graph, op)
     out_c, k_h, k_w, f_c = _shape(graph, op) if len(graph.t(op.inputs[1]).shape) == 4 \
@@ -180,6 +182,8 @@ def scratch_bytes(k_h: int, k_w: int, f_c: int) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
+    if f16.is_f16(graph, op):
+        return f16.lower_conv2d(graph, op)
     if f32.is_float(graph, op):
         return f32.lower_conv2d(graph, op)
     out_c, k_h, k_w, f_c = _shape(graph, op)

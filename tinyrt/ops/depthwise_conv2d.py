@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const, Scratch
-from . import f32
+from . import f16, f32
 from .common import zero_point
 from .conv2d import Window, bias_folded, check_conv_like, requant_args, window
 
@@ -23,6 +23,8 @@ def _shape(graph: Graph, op: Op) -> tuple[int, int, int]:
 
 
 def check(graph: Graph, op: Op) -> None:
+    if f16.is_f16(graph, op):
+        return f16.check_dwconv(graph, op)
     if f32.is_float(graph, op):
         return f32.check_dwconv(graph, op)
     w = graph.t(op.inputs[1])
@@ -53,6 +55,8 @@ def scratch_bytes(k_h: int, k_w: int, in_c: int) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
+    if f16.is_f16(graph, op):
+        return f16.lower_dwconv(graph, op)
     if f32.is_float(graph, op):
         return f32.lower_dwconv(graph, op)
     k_h, k_w, out_c = _shape(graph, op)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call
-from . import f32
+from . import f16, f32
 from .common import act_range, require_dtypes, require_quant, scale, zero_point
 
 KERNELS = {"AVERAGE_POOL_2D": "avgpool2d_s8", "MAX_POOL_2D": "maxpool2d_s8"}
@@ -31,6 +31,8 @@ def _params(op: Op) -> tuple[int, int, int, int]:
 
 
 def check(graph: Graph, op: Op) -> None:
+    if f16.is_f16(graph, op):
+        return f16.check_pool(graph, op)
     if f32.is_float(graph, op):
         return f32.check_pool(graph, op)
     require_dtypes(graph, op, {"input": ("int8",), "output": ("int8",)})
@@ -60,6 +62,8 @@ def macs(graph: Graph, op: Op) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
+    if f16.is_f16(graph, op):
+        return f16.lower_pool(graph, op)
     if f32.is_float(graph, op):
         return f32.lower_pool(graph, op)
     n, h, w, c = graph.t(op.inputs[0]).shape

@@ -3,14 +3,16 @@
 QUANTIZE float32 -> int8/uint8 is reference_ops::AffineQuantize (float32 division, roundf);
 int8/uint8 -> int8/uint8 is reference_ops::Requantize with QuantizeMultiplier(input_scale /
 output_scale) in double. DEQUANTIZE int8/uint8 -> float32 is scale * (q - zero_point).
-Per-tensor quantisation only; int16 and float16 are not supported.
+DEQUANTIZE float16 -> float32 of an activation is the conversion at a graph output that
+``tinyrt.passes.compute_fp16`` inserts (FP16 compute, tinyrt/ops/f16.py).
+Per-tensor quantisation only; int16 is not supported.
 """
 from __future__ import annotations
 
 from ..errors import UnsupportedOp
 from ..fixedpoint import quantize_multiplier
 from ..ir import Graph, Op
-from . import Buf, Call
+from . import Buf, Call, f16
 from .common import require_quant, scale, zero_point
 
 # Same-size conversions (requantize) may write over their input; planner checks the sizes.
@@ -23,7 +25,22 @@ SUPPORTED = {"QUANTIZE": {(i, o) for i in ("float32",) + _INTS for o in _INTS},
              "DEQUANTIZE": {(i, "float32") for i in _INTS}}
 
 
+def _is_f16_activation(graph: Graph, op: Op) -> bool:
+    """The FP16-compute pass's conversion: an unquantised float16 activation to float32."""
+    src = graph.t(op.inputs[0])
+    return op.type == "DEQUANTIZE" and src.dtype == "float16" and not src.is_const \
+        and src.quant is None
+
+
+def inplace_resize(graph: Graph, op: Op) -> bool:
+    """float16 -> float32 may overwrite its (smaller) input: that kernel converts back to front
+    (the planner grows the buffer to the output's size). The int8 kernels may not."""
+    return _is_f16_activation(graph, op)
+
+
 def check(graph: Graph, op: Op) -> None:
+    if _is_f16_activation(graph, op):
+        return f16.check_convert(graph, op, "float16", "float32")
     inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
     if (inp.dtype, out.dtype) not in SUPPORTED[op.type]:
         raise UnsupportedOp(f"{inp.dtype} -> {out.dtype} is not supported; tinyrt converts "
@@ -42,6 +59,8 @@ def macs(graph: Graph, op: Op) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
+    if _is_f16_activation(graph, op):
+        return f16.lower_convert(graph, op)
     inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
     name = f"{_SHORT[inp.dtype]}_{_SHORT[out.dtype]}"
     io = [Buf(op.inputs[0]), Buf(op.outputs[0]), inp.size]

@@ -13,7 +13,7 @@ from ..errors import UnsupportedOp
 from ..fixedpoint import quantize_multiplier
 from ..ir import Graph, Op
 from . import Buf, Call
-from . import f32
+from . import f16, f32
 from .common import require_dtypes, require_quant, scale, zero_point
 
 INPLACE = True  # each row is read in full before it is written, element c before output c
@@ -23,6 +23,8 @@ OUTPUT_SCALE = np.float32(1.0 / 256)
 
 
 def check(graph: Graph, op: Op) -> None:
+    if f16.is_f16(graph, op):
+        return f16.check_softmax(graph, op)
     if f32.is_float(graph, op):
         return f32.check_softmax(graph, op)
     require_dtypes(graph, op, {"input": ("int8",), "output": ("int8",)})
@@ -74,6 +76,8 @@ def macs(graph: Graph, op: Op) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
+    if f16.is_f16(graph, op):
+        return f16.lower_softmax(graph, op)
     if f32.is_float(graph, op):
         return f32.lower_softmax(graph, op)
     outer, depth = _dims(graph, op)

@@ -1,0 +1,134 @@
+/*
+ * conv2d_f16: float convolution computed in FP16 (TFLite reference_ops::Conv, float, with fp16
+ * arithmetic; docs/fp16.md "FP16 compute").
+ *
+ * input   [batches, in_h, in_w, in_c]    fp16
+ * weights [k_h, k_w, f_c, out_c]         fp16, output channel fastest (transposed at generation
+ *                                        time from TFLite's [out_c, k_h, k_w, f_c]) so one vector
+ *                                        load gives the same tap of 8 output channels
+ * bias    [out_c]                        fp16; null: no bias
+ * output  [batches, out_h, out_w, out_c] fp16, clamped to [act_min, act_max]
+ * f_c = in_c / groups. Each output is one chain of fused multiply-adds from +0 in TFLite's order
+ * (ky, kx, channel), then + bias, then the clamp: the MVE version (8 output channels per vector,
+ * vfmaq_n_f16 of a weight vector by an input scalar, predicated tail; one group only) and the
+ * portable one give the same bits. Taps outside the input are skipped (zero padding).
+ * No scratch. Output must not alias the input.
+ */
+#ifndef TINYRT_CONV2D_F16_H
+#define TINYRT_CONV2D_F16_H
+
+#include <stdint.h>
+
+#include "../tinyrt_f16.h"
+
+TINYRT_KERNEL void conv2d_f16_portable(const uint16_t *input, const uint16_t *weights,
+                                       const uint16_t *bias, uint16_t *output, int batches,
+                                       int in_h, int in_w, int in_c, int k_h, int k_w, int f_c,
+                                       int out_h, int out_w, int out_c, int stride_h,
+                                       int stride_w, int dil_h, int dil_w, int pad_h, int pad_w,
+                                       float act_min, float act_max)
+{
+    const tr_f16 *in = (const tr_f16 *)input, *w = (const tr_f16 *)weights;
+    const tr_f16 *b16 = (const tr_f16 *)bias;
+    const tr_f16 lo = (tr_f16)act_min, hi = (tr_f16)act_max;
+    const int per_group = out_c / (in_c / f_c);
+    for (int b = 0; b < batches; b++) {
+        for (int oy = 0; oy < out_h; oy++) {
+            for (int ox = 0; ox < out_w; ox++) {
+                tr_f16 *out = (tr_f16 *)output + ((b * out_h + oy) * out_w + ox) * out_c;
+                for (int oc = 0; oc < out_c; oc++) {
+                    const int first = (oc / per_group) * f_c;
+                    tr_f16 acc = (tr_f16)0.0f;
+                    for (int ky = 0; ky < k_h; ky++) {
+                        const int iy = oy * stride_h - pad_h + ky * dil_h;
+                        if (iy < 0 || iy >= in_h) {
+                            continue;
+                        }
+                        for (int kx = 0; kx < k_w; kx++) {
+                            const int ix = ox * stride_w - pad_w + kx * dil_w;
+                            if (ix < 0 || ix >= in_w) {
+                                continue;
+                            }
+                            const tr_f16 *x = in + ((b * in_h + iy) * in_w + ix) * in_c + first;
+                            const tr_f16 *wk = w + (ky * k_w + kx) * f_c * out_c + oc;
+                            for (int c = 0; c < f_c; c++) {
+                                acc = tr_f16_fma(x[c], wk[c * out_c], acc);
+                            }
+                        }
+                    }
+                    if (b16) {
+                        acc = tr_f16_add(acc, b16[oc]);
+                    }
+                    out[oc] = tr_f16_clamp(acc, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+#if TINYRT_F16_MVE
+/* One group (f_c == in_c). */
+TINYRT_KERNEL void conv2d_f16_mve(const uint16_t *input, const uint16_t *weights,
+                                  const uint16_t *bias, uint16_t *output, int batches, int in_h,
+                                  int in_w, int in_c, int k_h, int k_w, int out_h, int out_w,
+                                  int out_c, int stride_h, int stride_w, int dil_h, int dil_w,
+                                  int pad_h, int pad_w, float act_min, float act_max)
+{
+    const float16_t *in = (const float16_t *)input, *w = (const float16_t *)weights;
+    const float16_t *b16 = (const float16_t *)bias;
+    const float16x8_t lo = vdupq_n_f16((float16_t)act_min), hi = vdupq_n_f16((float16_t)act_max);
+    for (int b = 0; b < batches; b++) {
+        for (int oy = 0; oy < out_h; oy++) {
+            for (int ox = 0; ox < out_w; ox++) {
+                float16_t *out = (float16_t *)output + ((b * out_h + oy) * out_w + ox) * out_c;
+                for (int oc = 0; oc < out_c; oc += 8) {
+                    const mve_pred16_t p = vctp16q((uint32_t)(out_c - oc));
+                    float16x8_t acc = vdupq_n_f16((float16_t)0.0f);
+                    for (int ky = 0; ky < k_h; ky++) {
+                        const int iy = oy * stride_h - pad_h + ky * dil_h;
+                        if (iy < 0 || iy >= in_h) {
+                            continue;
+                        }
+                        for (int kx = 0; kx < k_w; kx++) {
+                            const int ix = ox * stride_w - pad_w + kx * dil_w;
+                            if (ix < 0 || ix >= in_w) {
+                                continue;
+                            }
+                            const float16_t *x = in + ((b * in_h + iy) * in_w + ix) * in_c;
+                            const float16_t *wk = w + (ky * k_w + kx) * in_c * out_c + oc;
+                            for (int c = 0; c < in_c; c++) {
+                                acc = vfmaq_n_f16(acc, vldrhq_z_f16(wk + c * out_c, p), x[c]);
+                            }
+                        }
+                    }
+                    if (b16) {
+                        acc = vaddq_f16(acc, vldrhq_z_f16(b16 + oc, p));
+                    }
+                    vstrhq_p_f16(out + oc, vminnmq_f16(vmaxnmq_f16(acc, lo), hi), p);
+                }
+            }
+        }
+    }
+}
+#endif
+
+TINYRT_KERNEL void conv2d_f16(const uint16_t *input, const uint16_t *weights,
+                              const uint16_t *bias, uint16_t *output, int batches, int in_h,
+                              int in_w, int in_c, int k_h, int k_w, int f_c, int out_h, int out_w,
+                              int out_c, int stride_h, int stride_w, int dil_h, int dil_w,
+                              int pad_h, int pad_w, float act_min, float act_max)
+{
+#if TINYRT_F16_MVE
+    if (f_c == in_c) {
+        conv2d_f16_mve(input, weights, bias, output, batches, in_h, in_w, in_c, k_h, k_w, out_h,
+                       out_w, out_c, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w, act_min,
+                       act_max);
+        return;
+    }
+#endif
+    conv2d_f16_portable(input, weights, bias, output, batches, in_h, in_w, in_c, k_h, k_w, f_c,
+                        out_h, out_w, out_c, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w,
+                        act_min, act_max);
+}
+
+#endif /* TINYRT_CONV2D_F16_H */
