@@ -117,8 +117,8 @@ def test_costs_are_the_planned_weight_and_arena_bytes():
     a, b = costs(result.graph, board), costs(mixed(result, hidden).graph, board)
     # 8x144 weights: 1 -> 2 bytes each; 8 biases: int32 -> float16
     assert b["weights_bytes"] - a["weights_bytes"] == 8 * 144 - 8 * 2
-    # the DEQUANTIZE in front of the FC holds its 144 int8 inputs and their float32 copy
-    assert b["arena_bytes"] >= 144 * (1 + 4) > a["arena_bytes"]
+    # the FP16 layer reads and writes the int8 tensors (its DEQUANTIZE / QUANTIZE are fused)
+    assert b["arena_bytes"] == a["arena_bytes"]
 
 
 def test_naming_an_unknown_layer_or_one_without_a_float_kernel_is_refused(cnn):
@@ -134,6 +134,40 @@ def test_naming_an_unknown_layer_or_one_without_a_float_kernel_is_refused(cnn):
     with pytest.raises(TinyrtError, match="cannot be kept in FP16") as e:
         mixed(result, g.ops[0].name)
     assert "FULLY_CONNECTED" in " ".join(e.value.hints)
+
+
+def test_fused_float_layers_read_and_write_int8_and_stay_bit_exact(cnn):
+    import codegen
+    from tinyrt.fuse import fuse_int8_boundaries
+    g = mixed(cnn, *names_of(cnn, 0, 2, 5)).graph          # CONV, DEPTHWISE, FC in FP16
+    fused = fuse_int8_boundaries(passes_fold(g))
+    verify(fused)
+    for op in fused.ops:
+        if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            assert op.attrs.get("float_compute") is True
+            assert {fused.t(k).dtype for k in (op.inputs[0], *op.outputs)} == {"int8"}
+    assert not [op for op in fused.ops if op.type in ("QUANTIZE", "DEQUANTIZE")]
+    lowered = codegen.lower(g, load_board("host"))
+    assert {layer.call.kernel for layer in lowered.layers if layer.call} >= {
+        "conv2d_f32", "dwconv_f32", "fully_connected_f32"}
+    # no float32 activation in the arena (the int8 kernels' scratch may even be gone)
+    assert lowered.plan.arena_bytes <= codegen.lower(cnn.graph, load_board("host")).plan.arena_bytes
+    model = write_tflite(g)
+    assert verify_host(parse_tflite(model), model, runs=6, seed=5).ok
+
+
+def test_a_float_tensor_with_another_reader_is_not_fused(cnn):
+    from tinyrt.fuse import fuse_int8_boundaries
+    dw, pool = names_of(cnn, 2, 3)
+    g = passes_fold(mixed(cnn, dw, pool).graph)            # the pool reads the DW's float output
+    fused = fuse_int8_boundaries(g)
+    op = next(op for op in fused.ops if op.name == dw)
+    assert fused.t(op.outputs[0]).dtype == "float32" and fused.t(op.inputs[0]).dtype == "int8"
+
+
+def passes_fold(graph):
+    from tinyrt.passes import fold_fp16_dequantize
+    return fold_fp16_dequantize(graph)
 
 
 def test_keep_fp16_of_no_layer_is_the_int8_graph(cnn):

@@ -22,24 +22,11 @@
 
 #include "../tinyrt_math.h"
 
-/* (int32)roundf(x / scale) + zp, rounding half away from zero, as tflite-runtime on x86-64. */
-TINYRT_KERNEL int32_t quantize_f32_one(float x, float scale, int32_t zp)
-{
-    const float r = x / scale;
-    int32_t q = INT32_MIN;
-    if (r >= -2147483648.0f && r < 2147483648.0f) {   /* false for NaN */
-        q = (int32_t)r;                                /* toward zero, exact below 2^31 */
-        const float frac = r - (float)q;               /* exact */
-        q += (frac >= 0.5f ? 1 : 0) - (frac <= -0.5f ? 1 : 0);
-    }
-    return (int32_t)((uint32_t)q + (uint32_t)zp);
-}
-
 TINYRT_KERNEL void quantize_f32_s8(const float *in, int8_t *out, int size, float scale,
                                    int32_t zp)
 {
     for (int i = 0; i < size; i++) {
-        const int32_t q = quantize_f32_one(in[i], scale, zp);
+        const int32_t q = tr_affine_quantize(in[i], scale, zp);
         out[i] = (int8_t)TR_CLAMP(q, -128, 127);
     }
 }
@@ -48,7 +35,7 @@ TINYRT_KERNEL void quantize_f32_u8(const float *in, uint8_t *out, int size, floa
                                    int32_t zp)
 {
     for (int i = 0; i < size; i++) {
-        const int32_t q = quantize_f32_one(in[i], scale, zp);
+        const int32_t q = tr_affine_quantize(in[i], scale, zp);
         out[i] = (uint8_t)TR_CLAMP(q, 0, 255);
     }
 }

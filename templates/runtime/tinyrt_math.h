@@ -118,4 +118,39 @@ static inline float tr_load_f(const void *data, int is_fp16, int i)
     return is_fp16 ? tr_half_to_float(((const uint16_t *)data)[i]) : ((const float *)data)[i];
 }
 
+/* (int32)roundf(x / scale) + zp, rounding half away from zero, as tflite-runtime on x86-64
+ * (reference_ops::AffineQuantize; see quantize.h for NaN and out-of-range inputs). */
+static inline int32_t tr_affine_quantize(float x, float scale, int32_t zp)
+{
+    const float r = x / scale;
+    int32_t q = INT32_MIN;
+    if (r >= -2147483648.0f && r < 2147483648.0f) {   /* false for NaN */
+        q = (int32_t)r;                                /* toward zero, exact below 2^31 */
+        const float frac = r - (float)q;               /* exact */
+        q += (frac >= 0.5f ? 1 : 0) - (frac <= -0.5f ? 1 : 0);
+    }
+    return (int32_t)((uint32_t)q + (uint32_t)zp);
+}
+
+/* Activations of a float layer in a mixed int8/FP16 model may stay int8 in the arena: the
+ * layer then dequantises what it reads and quantises what it writes, with exactly the float32
+ * arithmetic of the DEQUANTIZE / QUANTIZE ops it replaces (docs/quantization.md), so results
+ * are bit-identical while no float32 copy of the tensor exists. With is_s8 a literal 0 (every
+ * pure float model) the branch disappears. */
+static inline float tr_load_act(const void *data, int is_s8, float scale, int32_t zp, int i)
+{
+    return is_s8 ? scale * (float)((int32_t)((const int8_t *)data)[i] - zp)
+                 : ((const float *)data)[i];
+}
+
+static inline void tr_store_act(void *data, int is_s8, float scale, int32_t zp, int i, float v)
+{
+    if (is_s8) {
+        const int32_t q = tr_affine_quantize(v, scale, zp);
+        ((int8_t *)data)[i] = (int8_t)TR_CLAMP(q, -128, 127);
+    } else {
+        ((float *)data)[i] = v;
+    }
+}
+
 #endif /* TINYRT_MATH_H */

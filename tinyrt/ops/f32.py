@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const
+from .common import scale, zero_point
 
 FLT_MAX = float(np.finfo(np.float32).max)
 # TFLite CalculateActivationRange for float (kNone: lowest .. max)
@@ -21,8 +22,10 @@ CONST_DTYPES = ("float32", "float16")
 
 
 def is_float(graph: Graph, op: Op) -> bool:
-    """The op produces float32: it belongs to the float path (int8 ops never do)."""
-    return bool(op.outputs) and graph.t(op.outputs[0]).dtype == "float32"
+    """The op produces float32, or is a float layer whose int8 boundaries were fused
+    (``tinyrt.fuse``): it belongs to the float path (int8 ops never do)."""
+    return bool(op.outputs) and (graph.t(op.outputs[0]).dtype == "float32"
+                                 or bool(op.attrs.get("float_compute")))
 
 
 def act_range(op: Op) -> tuple[float, float]:
@@ -35,6 +38,24 @@ def act_range(op: Op) -> tuple[float, float]:
 def _require_float(graph: Graph, t: int, role: str) -> None:
     if graph.t(t).dtype != "float32":
         raise UnsupportedOp(f"{role} is {graph.t(t).dtype}; the float path takes float32")
+
+
+def _require_activation(graph: Graph, op: Op, t: int, role: str) -> None:
+    """float32, or per-tensor int8 in a layer whose DEQUANTIZE / QUANTIZE were fused."""
+    tensor = graph.t(t)
+    if op.attrs.get("float_compute") and tensor.dtype == "int8":
+        if tensor.quant is None or tensor.quant.per_channel:
+            raise UnsupportedOp(f"{role} of a fused float layer must be per-tensor int8")
+        return
+    _require_float(graph, t, role)
+
+
+def activation(graph: Graph, t: int) -> list:
+    """An activation operand of a weighted float kernel: [pointer, is_s8, scale, zero point]."""
+    tensor = graph.t(t)
+    if tensor.dtype == "int8":
+        return [Buf(t), 1, scale(tensor), zero_point(tensor)]
+    return [Buf(t), 0, 1.0, 0]
 
 
 def _require_const(graph: Graph, t: int, role: str) -> None:
@@ -61,8 +82,8 @@ def _bias(graph: Graph, op: Op) -> list:
 def check_weighted(graph: Graph, op: Op, out_c: int) -> None:
     """CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED: float32 input/output, constant float32 or
     float16 weights and bias of ``out_c`` values, a supported activation."""
-    _require_float(graph, op.inputs[0], "input")
-    _require_float(graph, op.outputs[0], "output")
+    _require_activation(graph, op, op.inputs[0], "input")
+    _require_activation(graph, op, op.outputs[0], "output")
     _require_const(graph, op.inputs[1], "weights")
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         _require_const(graph, op.inputs[2], "bias")
@@ -92,8 +113,9 @@ def lower_conv2d(graph: Graph, op: Op) -> Call:
     out_c, k_h, k_w, f_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
     return Call("conv2d_f32", "conv2d_f32",
-                [Buf(op.inputs[0]), *operand(graph, op.inputs[1]), *_bias(graph, op),
-                 Buf(op.outputs[0]), win.batches, win.y.size, win.x.size, win.in_c, k_h, k_w, f_c,
+                [*activation(graph, op.inputs[0]), *operand(graph, op.inputs[1]),
+                 *_bias(graph, op), *activation(graph, op.outputs[0]), win.batches, win.y.size,
+                 win.x.size, win.in_c, k_h, k_w, f_c,
                  win.y.out, win.x.out, out_c, *win.args(), *act_range(op)])
 
 
@@ -115,8 +137,9 @@ def lower_dwconv(graph: Graph, op: Op) -> Call:
     _, k_h, k_w, out_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
     return Call("dwconv_f32", "dwconv_f32",
-                [Buf(op.inputs[0]), *operand(graph, op.inputs[1]), *_bias(graph, op),
-                 Buf(op.outputs[0]), win.batches, win.y.size, win.x.size, win.in_c, k_h, k_w,
+                [*activation(graph, op.inputs[0]), *operand(graph, op.inputs[1]),
+                 *_bias(graph, op), *activation(graph, op.outputs[0]), win.batches, win.y.size,
+                 win.x.size, win.in_c, k_h, k_w,
                  out_c // win.in_c, win.y.out, win.x.out, *win.args(), *act_range(op)])
 
 
@@ -141,8 +164,9 @@ def check_fc(graph: Graph, op: Op) -> None:
 def lower_fc(graph: Graph, op: Op) -> Call:
     batches, in_depth, out_depth = _fc_dims(graph, op)
     return Call("fully_connected_f32", "fully_connected_f32",
-                [Buf(op.inputs[0]), *operand(graph, op.inputs[1]), *_bias(graph, op),
-                 Buf(op.outputs[0]), batches, in_depth, out_depth, *act_range(op)])
+                [*activation(graph, op.inputs[0]), *operand(graph, op.inputs[1]),
+                 *_bias(graph, op), *activation(graph, op.outputs[0]), batches, in_depth,
+                 out_depth, *act_range(op)])
 
 
 # --- AVERAGE_POOL_2D / MAX_POOL_2D ---------------------------------------------------------------
