@@ -8,10 +8,12 @@
  *                                        load gives the same tap of 8 output channels
  * bias    [out_c]                        fp16; null: no bias
  * output  [batches, out_h, out_w, out_c] fp16, clamped to [act_min, act_max]
- * f_c = in_c / groups. Each output is one chain of fused multiply-adds from +0 in TFLite's order
- * (ky, kx, channel), then + bias, then the clamp: the MVE version (8 output channels per vector,
- * vfmaq_n_f16 of a weight vector by an input scalar, predicated tail; one group only) and the
- * portable one give the same bits. Taps outside the input are skipped (zero padding).
+ * f_c = in_c / groups. Each output sums in four chains of fused multiply-adds from +0, chain k
+ * taking the channels c = k (mod 4) of every tap, in TFLite's order (ky, kx, channel); then
+ * (c0 + c1) + (c2 + c3), + bias, the clamp (four chains: a quarter of one chain's worst-case
+ * fp16 rounding error, and four independent FMAs in flight). The MVE version (8 output channels
+ * per vector, vfmaq_n_f16 of a weight vector by an input scalar, predicated tail; one group only)
+ * and the portable one give the same bits. Taps outside the input are skipped (zero padding).
  * No scratch. Output must not alias the input.
  */
 #ifndef TINYRT_CONV2D_F16_H
@@ -38,7 +40,7 @@ TINYRT_KERNEL void conv2d_f16_portable(const uint16_t *input, const uint16_t *we
                 tr_f16 *out = (tr_f16 *)output + ((b * out_h + oy) * out_w + ox) * out_c;
                 for (int oc = 0; oc < out_c; oc++) {
                     const int first = (oc / per_group) * f_c;
-                    tr_f16 acc = (tr_f16)0.0f;
+                    tr_f16 chain[4] = {(tr_f16)0.0f, (tr_f16)0.0f, (tr_f16)0.0f, (tr_f16)0.0f};
                     for (int ky = 0; ky < k_h; ky++) {
                         const int iy = oy * stride_h - pad_h + ky * dil_h;
                         if (iy < 0 || iy >= in_h) {
@@ -52,10 +54,12 @@ TINYRT_KERNEL void conv2d_f16_portable(const uint16_t *input, const uint16_t *we
                             const tr_f16 *x = in + ((b * in_h + iy) * in_w + ix) * in_c + first;
                             const tr_f16 *wk = w + (ky * k_w + kx) * f_c * out_c + oc;
                             for (int c = 0; c < f_c; c++) {
-                                acc = tr_f16_fma(x[c], wk[c * out_c], acc);
+                                chain[c & 3] = tr_f16_fma(x[c], wk[c * out_c], chain[c & 3]);
                             }
                         }
                     }
+                    tr_f16 acc = tr_f16_add(tr_f16_add(chain[0], chain[1]),
+                                            tr_f16_add(chain[2], chain[3]));
                     if (b16) {
                         acc = tr_f16_add(acc, b16[oc]);
                     }
@@ -83,7 +87,7 @@ TINYRT_KERNEL void conv2d_f16_mve(const uint16_t *input, const uint16_t *weights
                 float16_t *out = (float16_t *)output + ((b * out_h + oy) * out_w + ox) * out_c;
                 for (int oc = 0; oc < out_c; oc += 8) {
                     const mve_pred16_t p = vctp16q((uint32_t)(out_c - oc));
-                    float16x8_t acc = vdupq_n_f16((float16_t)0.0f);
+                    float16x8_t c0 = vdupq_n_f16((float16_t)0.0f), c1 = c0, c2 = c0, c3 = c0;
                     for (int ky = 0; ky < k_h; ky++) {
                         const int iy = oy * stride_h - pad_h + ky * dil_h;
                         if (iy < 0 || iy >= in_h) {
@@ -96,11 +100,30 @@ TINYRT_KERNEL void conv2d_f16_mve(const uint16_t *input, const uint16_t *weights
                             }
                             const float16_t *x = in + ((b * in_h + iy) * in_w + ix) * in_c;
                             const float16_t *wk = w + (ky * k_w + kx) * in_c * out_c + oc;
-                            for (int c = 0; c < in_c; c++) {
-                                acc = vfmaq_n_f16(acc, vldrhq_z_f16(wk + c * out_c, p), x[c]);
+                            int c = 0;
+                            for (; c + 4 <= in_c; c += 4) {
+                                c0 = vfmaq_n_f16(c0, vldrhq_z_f16(wk + c * out_c, p), x[c]);
+                                c1 = vfmaq_n_f16(c1, vldrhq_z_f16(wk + (c + 1) * out_c, p),
+                                                 x[c + 1]);
+                                c2 = vfmaq_n_f16(c2, vldrhq_z_f16(wk + (c + 2) * out_c, p),
+                                                 x[c + 2]);
+                                c3 = vfmaq_n_f16(c3, vldrhq_z_f16(wk + (c + 3) * out_c, p),
+                                                 x[c + 3]);
+                            }
+                            if (c < in_c) {
+                                c0 = vfmaq_n_f16(c0, vldrhq_z_f16(wk + c * out_c, p), x[c]);
+                            }
+                            if (c + 1 < in_c) {
+                                c1 = vfmaq_n_f16(c1, vldrhq_z_f16(wk + (c + 1) * out_c, p),
+                                                 x[c + 1]);
+                            }
+                            if (c + 2 < in_c) {
+                                c2 = vfmaq_n_f16(c2, vldrhq_z_f16(wk + (c + 2) * out_c, p),
+                                                 x[c + 2]);
                             }
                         }
                     }
+                    float16x8_t acc = vaddq_f16(vaddq_f16(c0, c1), vaddq_f16(c2, c3));
                     if (b16) {
                         acc = vaddq_f16(acc, vldrhq_z_f16(b16 + oc, p));
                     }

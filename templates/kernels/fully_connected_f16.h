@@ -8,9 +8,11 @@
  *                               of input i for 8 outputs
  * bias    [out_depth]           fp16; null: no bias
  * output  [batches, out_depth]  fp16, clamped to [act_min, act_max]
- * Each output is one chain of fused multiply-adds from +0 over i in order, then + bias, then the
- * clamp; the MVE version (8 outputs per vector, vfmaq_n_f16, predicated tail) and the portable
- * one give the same bits. No scratch. Output must not alias the input.
+ * Each output sums in four chains of fused multiply-adds from +0, chain k taking the inputs
+ * i = k (mod 4) in order (a quarter of the fp16 rounding error of one chain's worst case, and
+ * four independent FMAs in flight), then (c0 + c1) + (c2 + c3), + bias, the clamp. The MVE
+ * version (8 outputs per vector, vfmaq_n_f16, predicated tail) and the portable one give the
+ * same bits. No scratch. Output must not alias the input.
  */
 #ifndef TINYRT_FULLY_CONNECTED_F16_H
 #define TINYRT_FULLY_CONNECTED_F16_H
@@ -30,10 +32,12 @@ TINYRT_KERNEL void fully_connected_f16_portable(const uint16_t *input, const uin
         const tr_f16 *x = (const tr_f16 *)input + b * in_depth;
         tr_f16 *out = (tr_f16 *)output + b * out_depth;
         for (int o = 0; o < out_depth; o++) {
-            tr_f16 acc = (tr_f16)0.0f;
+            tr_f16 chain[4] = {(tr_f16)0.0f, (tr_f16)0.0f, (tr_f16)0.0f, (tr_f16)0.0f};
             for (int i = 0; i < in_depth; i++) {
-                acc = tr_f16_fma(x[i], w[i * out_depth + o], acc);
+                chain[i & 3] = tr_f16_fma(x[i], w[i * out_depth + o], chain[i & 3]);
             }
+            tr_f16 acc = tr_f16_add(tr_f16_add(chain[0], chain[1]),
+                                    tr_f16_add(chain[2], chain[3]));
             if (b16) {
                 acc = tr_f16_add(acc, b16[o]);
             }
@@ -55,10 +59,25 @@ TINYRT_KERNEL void fully_connected_f16_mve(const uint16_t *input, const uint16_t
         float16_t *out = (float16_t *)output + b * out_depth;
         for (int o = 0; o < out_depth; o += 8) {
             const mve_pred16_t p = vctp16q((uint32_t)(out_depth - o));
-            float16x8_t acc = vdupq_n_f16((float16_t)0.0f);
-            for (int i = 0; i < in_depth; i++) {
-                acc = vfmaq_n_f16(acc, vldrhq_z_f16(w + i * out_depth + o, p), x[i]);
+            const float16_t *wo = w + o;
+            float16x8_t c0 = vdupq_n_f16((float16_t)0.0f), c1 = c0, c2 = c0, c3 = c0;
+            int i = 0;
+            for (; i + 4 <= in_depth; i += 4) {
+                c0 = vfmaq_n_f16(c0, vldrhq_z_f16(wo + i * out_depth, p), x[i]);
+                c1 = vfmaq_n_f16(c1, vldrhq_z_f16(wo + (i + 1) * out_depth, p), x[i + 1]);
+                c2 = vfmaq_n_f16(c2, vldrhq_z_f16(wo + (i + 2) * out_depth, p), x[i + 2]);
+                c3 = vfmaq_n_f16(c3, vldrhq_z_f16(wo + (i + 3) * out_depth, p), x[i + 3]);
             }
+            if (i < in_depth) {
+                c0 = vfmaq_n_f16(c0, vldrhq_z_f16(wo + i * out_depth, p), x[i]);
+            }
+            if (i + 1 < in_depth) {
+                c1 = vfmaq_n_f16(c1, vldrhq_z_f16(wo + (i + 1) * out_depth, p), x[i + 1]);
+            }
+            if (i + 2 < in_depth) {
+                c2 = vfmaq_n_f16(c2, vldrhq_z_f16(wo + (i + 2) * out_depth, p), x[i + 2]);
+            }
+            float16x8_t acc = vaddq_f16(vaddq_f16(c0, c1), vaddq_f16(c2, c3));
             if (b16) {
                 acc = vaddq_f16(acc, vldrhq_z_f16(b16 + o, p));
             }
