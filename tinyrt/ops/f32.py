@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
-from . import Buf, Call, Const
+from . import Buf, Call, Const, Scratch
 from .common import scale, zero_point
 
 FLT_MAX = float(np.finfo(np.float32).max)
@@ -112,11 +112,13 @@ def lower_conv2d(graph: Graph, op: Op) -> Call:
     from .conv2d import window
     out_c, k_h, k_w, f_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
+    s8_input = graph.t(op.inputs[0]).dtype == "int8"     # dequantised into scratch per pixel
     return Call("conv2d_f32", "conv2d_f32",
                 [*activation(graph, op.inputs[0]), *operand(graph, op.inputs[1]),
-                 *_bias(graph, op), *activation(graph, op.outputs[0]), win.batches, win.y.size,
-                 win.x.size, win.in_c, k_h, k_w, f_c,
-                 win.y.out, win.x.out, out_c, *win.args(), *act_range(op)])
+                 *_bias(graph, op), *activation(graph, op.outputs[0]),
+                 Scratch() if s8_input else 0, win.batches, win.y.size, win.x.size, win.in_c,
+                 k_h, k_w, f_c, win.y.out, win.x.out, out_c, *win.args(), *act_range(op)],
+                scratch_bytes=4 * k_h * k_w * win.in_c if s8_input else 0)
 
 
 def check_dwconv(graph: Graph, op: Op) -> None:
