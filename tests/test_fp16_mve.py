@@ -546,3 +546,19 @@ def test_kws_fp16_deploys_on_qemu_m55_under_the_fp16_rule(shared_models, tmp_pat
     from tinyrt.deploy import load_inputs
     for run, x in zip(report["results"], load_inputs(None, read_tflite(str(path)), 3, 0)):
         assert run["max_abs_diff"] <= fp16_bound(ref.run(x)[0])
+
+
+def test_deploy_cli_compute_flag_and_json_field(tmp_path):
+    import json
+    import subprocess
+    import sys
+    src = tmp_path / "m_fp16.tflite"
+    src.write_bytes(write_tflite(quantize_fp16(conv_model(np.random.default_rng(8)))))
+    for compute in ("fp16", "fp32"):
+        proc = subprocess.run([sys.executable, "-m", "tinyrt", "deploy", str(src), "--board", "host",
+                               "--runs", "2", "--compute", compute, "--json", "-", "-q"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        report = json.loads(proc.stdout[proc.stdout.index("{"):])
+        assert report["compute"] == compute and report["matching_runs"] == 2
+        assert ("FP16 rule" in proc.stdout) == (compute == "fp16")
