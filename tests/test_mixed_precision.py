@@ -267,3 +267,33 @@ def test_mixed_model_is_bit_exact_on_qemu_m4(cnn, tmp_path):
             pytest.skip(e.message)
         raise
     assert report["bit_exact_runs"] == 3, report["results"]
+
+
+# ---- choosing the layers: the greedy search ---------------------------------------------------
+
+def test_greedy_search_takes_the_fragile_layer_first_and_only_what_helps():
+    from tinyrt.quantize.sensitivity import greedy_fp16
+    result = quantize(float_net(outlier=1000.0), net_samples(), progress=False)
+    rows = greedy_fp16(result, net_samples(30, 2), top_k=4, progress=False)
+    assert rows[0]["indices"] == [HIDDEN] and rows[0]["sqnr_gain_db"] > 10
+    gains = [r["sqnr_gain_db"] for r in rows]
+    assert gains == sorted(gains) and len(set(gains)) == len(gains)   # every step helps
+    assert [r["k"] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_greedy_search_keeps_the_arena_within_the_budget(cnn):
+    from tinyrt.quantize.sensitivity import greedy_fp16
+    held = samples(cnn.float_graph, 20, seed=4)
+    int8_arena = costs(cnn.graph, load_board("qemu-m4"))["arena_bytes"]
+    for row in greedy_fp16(cnn, held, top_k=3, progress=False):
+        assert row["arena_bytes"] <= int8_arena
+    roomy = greedy_fp16(cnn, held, top_k=3, progress=False, max_arena=10**6)
+    assert roomy[-1]["output_sqnr_db"] >= 0
+
+
+def test_cli_rank_search_takes_the_first_layers_of_the_ranking(files, capsys):
+    code, _, _ = run_cli(capsys, files / "net_float.tflite", "--calib", files / "calib.npy",
+                         "--holdout", files / "held.npy", "--keep-fp16", "2", "--search", "rank",
+                         "--json", files / "m.json", "-o", files / "m.tflite", "-q")
+    assert code == 0
+    assert len(json.loads((files / "m.json").read_text())["mixed"]["fp16_layers"]) >= 2

@@ -46,8 +46,15 @@ def register(sub) -> None:
                         "compute), the rest int8; comma-separated op names or '#N' op indices "
                         "as --sensitivity lists them")
     p.add_argument("--keep-fp16", metavar="K", type=int,
-                   help="mixed precision: run the sensitivity analysis on the held-out inputs "
-                        "and keep the K most sensitive layers in FP16")
+                   help="mixed precision: keep up to K layers in FP16, chosen on the held-out "
+                        "inputs (see --search)")
+    p.add_argument("--search", choices=("greedy", "rank"), default="greedy",
+                   help="with --keep-fp16: greedy (default) adds, one at a time, the layer whose "
+                        "executable mixed model gains most, and stops when none helps; rank "
+                        "takes the K first of the sensitivity ranking")
+    p.add_argument("--max-arena", metavar="BYTES", type=int,
+                   help="with --keep-fp16 and the greedy search: the largest arena the mixed "
+                        "model may plan (default: the all-int8 model's)")
     p.add_argument("--board", default="qemu-m4",
                    help="board whose memory plan the mixed-precision costs are figured for "
                         "(default qemu-m4)")
@@ -155,16 +162,25 @@ def layer_names(spec: str, graph) -> list[str]:
 
 
 def pick_fp16_layers(args, result, holdout, board) -> list[str]:
-    """With --keep-fp16 K, the op names of the K most sensitive layers and of the ops that
+    """With --keep-fp16 K, the op names of the chosen layers (--search) and of the ops that
     follow them (as the sensitivity analysis measured them)."""
     fg = result.float_graph
     if args.keep_fp16 is None:
         return []
-    from ..quantize.sensitivity import analyse, fp16_names, layer_owners
+    from ..quantize.sensitivity import analyse, fp16_names, greedy_fp16, layer_owners
     base = result if not result.config.float_io else \
         q.requantize(result, replace(result.config, float_io=False))
-    report = analyse(base, holdout, top_k=args.keep_fp16, progress=not args.quiet, board=board)
-    kept = [r["index"] for r in report["layers"][:args.keep_fp16]]
+    if args.search == "greedy":
+        rows = greedy_fp16(base, holdout, top_k=args.keep_fp16, progress=not args.quiet,
+                           board=board, max_arena=args.max_arena)
+        kept = rows[-1]["indices"] if rows else []
+        if not kept:
+            print("note: no layer in FP16 improves the output on these inputs; the model stays "
+                  "all-int8")
+    else:
+        report = analyse(base, holdout, top_k=args.keep_fp16, progress=not args.quiet,
+                         board=board)
+        kept = [r["index"] for r in report["layers"][:args.keep_fp16]]
     return fp16_names(fg, layer_owners(fg), kept)
 
 

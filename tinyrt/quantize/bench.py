@@ -115,38 +115,45 @@ MIXED_SIZES = (100, 0, 50)   # calibration, (no validation), held-out: the analy
 
 
 def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES,
-                      progress: bool = False) -> list[dict]:
-    """All-int8 and the k = 1..top_k most sensitive layers in FP16: output SQNR and top-1 (at the
-    logits for a classifier, tflite-runtime), weights and arena (tinyrt's plan), and latency,
-    flash and bit-exactness measured by deploying each model on ``board``."""
+                      progress: bool = False, search: str = "greedy") -> list[dict]:
+    """All-int8 and k = 1..top_k layers in FP16, chosen by ``search`` ("greedy": measured, one
+    layer at a time; "rank": the sensitivity ranking): output SQNR and top-1 (at the logits for a
+    classifier, tflite-runtime), weights and arena (tinyrt's plan), and latency, flash and
+    bit-exactness measured by deploying each model on ``board``."""
     import tempfile
     from dataclasses import replace
 
     from ..device import deploy_device
     from ..writer import write_tflite
     from .prepare import compact
-    from .sensitivity import analyse, fp16_names, layer_owners
+    from .sensitivity import (analyse, costs, fp16_names, greedy_fp16, layer_owners, measure_mixed,
+                              measure_point, run_outputs)
     name = path.stem[:-len("_float")]
     graph, tf = read_tflite(path), read_tflite(path.with_name(f"{name}_int8.tflite"))
     calib, _, held = datasets(graph, tf, sizes)
     base = quantize(graph, calib, QuantConfig(), progress=progress)
-    report = analyse(base, held, top_k=top_k, progress=progress, board=board)
-    owner = layer_owners(base.float_graph)
-    i8 = report["int8"]
-    variants = [({"k": 0, "layers": [], "indices": [], "op_types": [], "output_sqnr_db": i8["output_sqnr_db"],
-                  "top1_agreement": i8["top1_agreement"], **report["int8_costs"]}, base.graph)]
-    for row in report["keep_float"]:
-        kept = [r["index"] for r in report["layers"][:row["k"]]]
-        dtypes = {n: "fp16" for n in fp16_names(base.float_graph, owner, kept)}
+    fg = base.float_graph
+    owner, point = layer_owners(fg), measure_point(fg)
+    if search == "greedy":
+        keep = greedy_fp16(base, held, top_k=top_k, progress=progress, board=board)
+    else:
+        keep = analyse(base, held, top_k=top_k, progress=progress, board=board)["keep_float"]
+    i8 = measure_mixed(base.graph, fg, held, point, run_outputs(fg.replace(outputs=point), held))
+    variants = [({"k": 0, "layers": [], "indices": [], "op_types": [],
+                  "output_sqnr_db": i8["sqnr_db"], "top1_agreement": i8.get("top1"),
+                  **costs(base.graph, board)}, base.graph)]
+    for row in keep:
+        dtypes = {n: "fp16" for n in fp16_names(fg, owner, row["indices"])}
         variants.append((row, requantize(base, replace(base.config, layer_dtypes=dtypes)).graph))
     rows = []
     with tempfile.TemporaryDirectory(prefix="tinyrt-mixed-") as tmp:
         for row, g in variants:
-            out = {"model": name, "board": board["id"], "k": row["k"], "fp16_layers": row["layers"],
+            out = {"model": name, "board": board["id"], "search": search, "k": row["k"],
+                   "fp16_layers": row["layers"],
                    "fp16_layer_indices": row["indices"], "fp16_layer_ops": row["op_types"],
                    "output_sqnr_db": row["output_sqnr_db"], "top1_agreement": row["top1_agreement"],
                    "weights_bytes": row["weights_bytes"], "arena_bytes": row["arena_bytes"],
-                   "measured_at": report["measured_at"]}
+                   "measured_at": fg.t(point[0]).name}
             model = Path(tmp) / f"{name}_mixed{row['k']}.tflite"
             model.write_bytes(write_tflite(compact(g)))
             try:
@@ -163,14 +170,14 @@ def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES
 
 
 def bench_mixed(shared: Path, board: dict, top_k: int = 3, models: list[str] | None = None,
-                progress: bool = False) -> list[dict]:
+                progress: bool = False, search: str = "greedy") -> list[dict]:
     rows = []
     for path in float_models(shared):
         name = path.stem[:-len("_float")]
         if models and name not in models:
             continue
         try:
-            rows += bench_mixed_model(path, board, top_k, progress=progress)
+            rows += bench_mixed_model(path, board, top_k, progress=progress, search=search)
         except TinyrtError as e:
             rows.append({"model": name, "error": e.message})
     return rows
@@ -195,6 +202,7 @@ def format_bench_mixed(rows: list[dict]) -> str:
                      r.get("bit_exact", r.get("error"))])
     return table(["model", "k", "layers in FP16", "SQNR dB", "top-1 agr.", "weights B", "arena B",
                   "instructions", "vs int8", "bit-exact"], body,
-                 title="mixed precision: the k most sensitive layers (#op index) in FP16, the "
+                 title=f"mixed precision: k layers (#op index) in FP16 chosen by the "
+                       f"{rows[0].get('search', 'greedy') if rows else 'greedy'} search, the "
                        "rest int8 (SQNR/top-1 vs float at the logits, synthetic held-out inputs; "
                        "latency measured on the board, emulated instructions per inference)")

@@ -264,29 +264,81 @@ def costs(graph: Graph, board: dict) -> dict:
     return {"weights_bytes": lowered.weights_bytes(), "arena_bytes": lowered.plan.arena_bytes}
 
 
-def _keep_fp16(result: QuantResult, owner: list, kept: list[int], samples: Samples,
-               point: list[int], ref: np.ndarray, every: dict, int8_costs: dict,
-               board: dict) -> dict:
-    """The executable mixed model with the ``kept`` layers in FP16: its output measured in
-    tflite-runtime at ``point``, its weights and arena from tinyrt's plan."""
-    fg = result.float_graph
-    names = fp16_names(fg, owner, kept)
-    mixed = requantize(result, replace(result.config,
-                                       layer_dtypes={n: "fp16" for n in names})).graph
-    runner = Int8Runner(probe_model(mixed), preserve=True)
+def mixed_graph(result: QuantResult, owner: list, kept: list[int]) -> Graph:
+    """The executable mixed model with the ``kept`` layers (float-graph op indices) in FP16."""
+    names = fp16_names(result.float_graph, owner, kept)
+    return requantize(result, replace(result.config,
+                                      layer_dtypes={n: "fp16" for n in names})).graph
+
+
+def measure_mixed(graph: Graph, fg: Graph, samples: Samples, point: list[int],
+                  ref: np.ndarray) -> dict:
+    """Output SQNR (and top-1) of an executable model at ``point``, run in tflite-runtime."""
+    runner = Int8Runner(probe_model(graph), preserve=True)
     got = []
     for s in samples:
         runner.run(s)
-        got.append(runner.tensor(point[0], mixed.t(point[0]).quant).reshape(-1))
-    measured = output_metrics(fg, ref, np.stack(got))
+        got.append(runner.tensor(point[0], graph.t(point[0]).quant).reshape(-1))
+    return output_metrics(fg, ref, np.stack(got))
+
+
+def _keep_fp16(result: QuantResult, owner: list, kept: list[int], samples: Samples,
+               point: list[int], ref: np.ndarray, every: dict, int8_costs: dict,
+               board: dict, measured: dict | None = None) -> dict:
+    """The executable mixed model with the ``kept`` layers in FP16: its output measured in
+    tflite-runtime at ``point`` (unless already ``measured``), its weights and arena from
+    tinyrt's plan."""
+    fg = result.float_graph
+    mixed = mixed_graph(result, owner, kept)
+    measured = measured or measure_mixed(mixed, fg, samples, point, ref)
     cost = costs(mixed, board)
     return {"k": len(kept), "layers": [fg.ops[i].name for i in kept], "indices": list(kept),
-            "op_types": [fg.ops[i].type for i in kept], "fp16_ops": names,
+            "op_types": [fg.ops[i].type for i in kept],
+            "fp16_ops": fp16_names(fg, owner, kept),
             "output_sqnr_db": measured["sqnr_db"], "top1_agreement": measured.get("top1"),
             "sqnr_gain_db": round(measured["sqnr_db"] - every["sqnr_db"], 2),
             **cost, "board": board["id"],
             "extra_flash_bytes": cost["weights_bytes"] - int8_costs["weights_bytes"],
             "extra_arena_bytes": cost["arena_bytes"] - int8_costs["arena_bytes"]}
+
+
+def greedy_fp16(result: QuantResult, samples: Samples, top_k: int = 3, progress: bool = True,
+                board: dict | None = None, max_arena: int | None = None) -> list[dict]:
+    """Choose the FP16 layers by measurement instead of by ranking: starting from all-int8, add
+    the layer whose executable mixed model has the highest output SQNR and whose planned arena
+    stays within ``max_arena`` bytes (default: the all-int8 arena, so the mixed model fits
+    wherever the int8 one does), up to ``top_k`` layers; stop early when no layer improves it.
+    Each step builds and runs one mixed model per remaining layer (about top_k x layers models in
+    all). The rows are those of ``analyse(...)["keep_float"]``, with ``sqnr_gain_db`` over the
+    executable all-int8 model."""
+    fg = result.float_graph
+    board = board or load_board("qemu-m4")
+    owner, candidates = layer_owners(fg), layers(fg)
+    point = measure_point(fg)
+    ref = run_outputs(fg.replace(outputs=point), samples)
+    base = measure_mixed(result.graph, fg, samples, point, ref)
+    int8_costs = costs(result.graph, board)
+    budget = int8_costs["arena_bytes"] if max_arena is None else max_arena
+    kept, best, rows = [], base, []
+    steps = sum(len(candidates) - j for j in range(min(top_k, len(candidates))))
+    with Progress("greedy FP16 search", steps, enabled=progress) as bar:
+        while len(kept) < top_k and len(kept) < len(candidates):
+            trials = {}
+            for i in candidates:
+                if i not in kept:
+                    graph = mixed_graph(result, owner, kept + [i])
+                    trials[i] = measure_mixed(graph, fg, samples, point, ref)
+                    bar.advance()
+            better = sorted((i for i in trials if trials[i]["sqnr_db"] > best["sqnr_db"]),
+                            key=lambda i: -trials[i]["sqnr_db"])
+            pick = next((i for i in better if costs(mixed_graph(result, owner, kept + [i]),
+                                                    board)["arena_bytes"] <= budget), None)
+            if pick is None:
+                break                                   # nothing left that helps and fits
+            kept, best = kept + [pick], trials[pick]
+            rows.append(_keep_fp16(result, owner, kept, samples, point, ref, base, int8_costs,
+                                   board, measured=best))
+    return rows
 
 
 # ---- for people -------------------------------------------------------------------------------
