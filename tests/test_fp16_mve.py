@@ -5,8 +5,9 @@ portable _Float16 twin) compute. Outputs match tflite-runtime's float32 within t
 (tinyrt.verify.tolerance("fp16")); the MVE kernels equal the portable ones bit for bit."""
 from __future__ import annotations
 
-import random
-import struct
+import json
+import subprocess
+import sys
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +26,7 @@ from tinyrt.frontend import read_tflite
 from tinyrt.ir import verify
 from tinyrt.passes import compute_fp16, fold_fp16_dequantize
 from tinyrt.quantize.fp16 import quantize_fp16
-from tinyrt.verify import FP16_ATOL, FP16_RTOL, tolerance, verify_host
+from tinyrt.verify import tolerance, verify_host
 from tinyrt.writer import write_tflite
 
 SHARED_FLOAT_MODELS = ["kws", "vww", "ic_resnet8", "ad01"]
@@ -257,7 +258,6 @@ def test_portable_helpers_round_once_like_the_vector_instructions(tmp_path):
     exe = tmp_path / "ops"
     host.run_checked(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(runtime),
                       str(src), "-o", str(exe)], "compile")
-    import subprocess
     stdin = np.stack([a, b, c], axis=1).astype(np.float16).tobytes()
     got = np.frombuffer(subprocess.run([str(exe)], input=stdin, capture_output=True,
                                        check=True).stdout, np.float16).reshape(-1, 3)
@@ -549,9 +549,6 @@ def test_kws_fp16_deploys_on_qemu_m55_under_the_fp16_rule(shared_models, tmp_pat
 
 
 def test_deploy_cli_compute_flag_and_json_field(tmp_path):
-    import json
-    import subprocess
-    import sys
     src = tmp_path / "m_fp16.tflite"
     src.write_bytes(write_tflite(quantize_fp16(conv_model(np.random.default_rng(8)))))
     for compute in ("fp16", "fp32"):

@@ -5,7 +5,7 @@ from ..boards import load_board
 from ..device import build_firmware, prepare
 from ..progress import step
 from ..table import table
-from .common import add_board, add_json, add_model, add_quiet, write_json
+from .common import add_board, add_compute, add_json, add_model, add_quiet, write_json
 
 
 def register(sub) -> None:
@@ -14,6 +14,7 @@ def register(sub) -> None:
     add_board(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="project directory")
     p.add_argument("--profile", action="store_true", help="build with per-layer timing")
+    add_compute(p)
     add_json(p)
     add_quiet(p)
     p.set_defaults(func=run)
@@ -21,7 +22,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = load_board(args.board)
-    lowered, project = prepare(args.model, board, args.output)
+    lowered, project = prepare(args.model, board, args.output, args.compute)
     step(f"building {lowered.graph.name} for {board['id']}", not args.quiet)
     if board["kind"] == "host":
         from ..errors import TinyrtError

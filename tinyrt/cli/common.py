@@ -17,6 +17,12 @@ def add_board(p, default: str = DEFAULT_BOARD) -> None:
                    help=f"board id (default: {default}; `tinyrt boards` lists them)")
 
 
+def add_compute(p) -> None:
+    p.add_argument("--compute", choices=("auto", "fp16", "fp32"), default="auto",
+                   help="float models: compute in FP16 or FP32 (default auto: FP16 for FP16 "
+                        "models on boards with the mve_fp feature, e.g. qemu-m55; docs/fp16.md)")
+
+
 def add_json(p) -> None:
     p.add_argument("--json", metavar="FILE", help="also write a machine-readable report ('-' for stdout)")
 

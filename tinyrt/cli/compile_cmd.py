@@ -8,7 +8,7 @@ import codegen
 from ..boards import load_board
 from ..frontend import read_tflite
 from ..host import write_project
-from .common import add_board, add_model
+from .common import add_board, add_compute, add_model
 
 
 def register(sub) -> None:
@@ -16,16 +16,18 @@ def register(sub) -> None:
     add_model(p)
     add_board(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write into")
+    add_compute(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     board = load_board(args.board)
-    lowered = codegen.lower(read_tflite(args.model), board)
+    lowered = codegen.lower(read_tflite(args.model), board, compute=args.compute)
     files = codegen.render(lowered, host_main=board["kind"] == "host")
     out = write_project(files, args.output)
     total = sum(len(t) for t in files.values())
     print(f"wrote {len(files)} files ({total:,} bytes of C) to {Path(out)}")
     print(f"arena {lowered.plan.arena_bytes:,} B, weights {lowered.weights_bytes():,} B, "
-          f"{len(lowered.layers)} layers, kernels: {', '.join(lowered.kernel_headers)}")
+          f"{len(lowered.layers)} layers, compute {lowered.compute}, "
+          f"kernels: {', '.join(lowered.kernel_headers)}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..boards import load_board
 from ..deploy import deploy_host
 from ..table import table
-from .common import add_board, add_json, add_model, add_quiet, write_json
+from .common import add_board, add_compute, add_json, add_model, add_quiet, write_json
 
 
 def register(sub) -> None:
@@ -19,9 +19,7 @@ def register(sub) -> None:
     p.add_argument("--profile", action="store_true", help="per-layer latency")
     p.add_argument("--dry-run", action="store_true", help="print the build and flash commands only")
     p.add_argument("--work-dir", metavar="DIR", help="keep the generated project here")
-    p.add_argument("--compute", choices=("auto", "fp16", "fp32"), default="auto",
-                   help="float models: compute in FP16 or FP32 (default auto: FP16 for FP16 "
-                        "models on boards with the mve_fp feature, e.g. qemu-m55)")
+    add_compute(p)
     add_json(p)
     add_quiet(p)
     p.set_defaults(func=run)
