@@ -17,8 +17,9 @@ def register(sub) -> None:
                    help="mixed: comma-separated model names (default: every float model)")
     p.add_argument("--top-k", type=int, default=3,
                    help="mixed: keep up to K layers in FP16 (default 3)")
-    p.add_argument("--search", choices=("greedy", "rank"), default="greedy",
-                   help="mixed: how the FP16 layers are chosen (as `tinyrt quantize --search`)")
+    p.add_argument("--search", choices=("both", "greedy", "rank"), default="both",
+                   help="mixed: how the FP16 layers are chosen (as `tinyrt quantize --search`; "
+                        "default both)")
     p.add_argument("--board", default="qemu-m4", help="board to measure on / compare with")
     p.add_argument("--runs", type=int, default=3, help="inferences per model (latency)")
     p.add_argument("--shared", metavar="DIR", help="the shared folder (default ../shared)")
@@ -65,7 +66,8 @@ def _mixed(args, shared):
     from ..boards import load_board
     from ..quantize.bench import bench_mixed, format_bench_mixed
     models = args.models.split(",") if args.models else None
-    rows = bench_mixed(shared, load_board(args.board), args.top_k, models, search=args.search)
+    searches = ("rank", "greedy") if args.search == "both" else (args.search,)
+    rows = bench_mixed(shared, load_board(args.board), args.top_k, models, searches=searches)
     print(format_bench_mixed(rows))
     return rows
 

@@ -170,14 +170,18 @@ def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES
 
 
 def bench_mixed(shared: Path, board: dict, top_k: int = 3, models: list[str] | None = None,
-                progress: bool = False, search: str = "greedy") -> list[dict]:
+                progress: bool = False, searches: tuple[str, ...] = ("rank", "greedy")
+                ) -> list[dict]:
     rows = []
     for path in float_models(shared):
         name = path.stem[:-len("_float")]
         if models and name not in models:
             continue
         try:
-            rows += bench_mixed_model(path, board, top_k, progress=progress, search=search)
+            for search in searches:
+                rows += [r for r in bench_mixed_model(path, board, top_k, progress=progress,
+                                                      search=search)
+                         if r["k"] > 0 or search == searches[0]]   # all-int8 once
         except TinyrtError as e:
             rows.append({"model": name, "error": e.message})
     return rows
@@ -188,21 +192,22 @@ def format_bench_mixed(rows: list[dict]) -> str:
     body = []
     for r in rows:
         if "error" in r and "k" not in r:
-            body.append([r["model"], "error", r["error"]] + [None] * 7)
+            body.append([r["model"], "error", r["error"]] + [None] * 8)
             continue
         base = next(b for b in rows if b["model"] == r["model"] and b.get("k") == 0)
+        search = "-" if r["k"] == 0 else r["search"]
         slower = (f"{r['instructions'] / base['instructions']:.2f}x"
                   if r.get("instructions") and base.get("instructions") else None)
         kept = ", ".join(f"#{i} {op}" for i, op in zip(r["fp16_layer_indices"],
                                                        r["fp16_layer_ops"]))
-        body.append([r["model"], r["k"], kept or "(all int8)", r["output_sqnr_db"],
+        body.append([r["model"], search, r["k"], kept or "(all int8)", r["output_sqnr_db"],
                      None if r["top1_agreement"] is None else f"{r['top1_agreement']:.1%}",
                      r["weights_bytes"],
                      r["arena_bytes"], r.get("instructions"), slower,
                      r.get("bit_exact", r.get("error"))])
-    return table(["model", "k", "layers in FP16", "SQNR dB", "top-1 agr.", "weights B", "arena B",
+    return table(["model", "search", "k", "layers in FP16", "SQNR dB", "top-1 agr.", "weights B", "arena B",
                   "instructions", "vs int8", "bit-exact"], body,
-                 title=f"mixed precision: k layers (#op index) in FP16 chosen by the "
-                       f"{rows[0].get('search', 'greedy') if rows else 'greedy'} search, the "
-                       "rest int8 (SQNR/top-1 vs float at the logits, synthetic held-out inputs; "
+                 title="mixed precision: k layers (#op index) in FP16, the rest int8; rank: the "
+                       "k most sensitive, greedy: measured one at a time within the int8 arena "
+                       "(SQNR/top-1 vs float at the logits, synthetic held-out inputs; "
                        "latency measured on the board, emulated instructions per inference)")
