@@ -9,10 +9,9 @@ import pytest
 
 from builder import ModelBuilder
 from test_quantize_ptq import float_cnn, samples
-from test_sensitivity import HIDDEN, data, float_net
+from test_sensitivity import HIDDEN, files, float_net, run_cli  # noqa: F401 (files: fixture)
 from test_sensitivity import samples as net_samples
 from tinyrt.boards import load_board
-from tinyrt.cli import main
 from tinyrt.errors import TinyrtError
 from tinyrt.frontend import parse_tflite
 from tinyrt.ir import verify
@@ -200,21 +199,7 @@ def test_keep_fp16_of_no_layer_is_the_int8_graph(cnn):
     assert keep_fp16(cnn.graph, cnn.float_graph, []) is cnn.graph
 
 
-# ---- the CLI ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def files(tmp_path):
-    (tmp_path / "net_float.tflite").write_bytes(write_tflite(float_net(outlier=1000.0)))
-    np.save(tmp_path / "calib.npy", data(30, 1))
-    np.save(tmp_path / "held.npy", data(20, 2))
-    return tmp_path
-
-
-def run_cli(capsys, *args):
-    code = main(["quantize", *map(str, args)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
+# ---- the CLI (the fragile net's files and run_cli come from test_sensitivity) -----------------
 
 def test_cli_keep_fp16_keeps_the_most_sensitive_layer_and_reports_its_cost(files, capsys):
     code, out, _ = run_cli(capsys, files / "net_float.tflite", "--calib", files / "calib.npy",
