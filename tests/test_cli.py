@@ -80,3 +80,15 @@ def test_not_a_model_is_a_clear_error(tmp_path):
 def test_boards_lists_host():
     proc = tinyrt("boards", check=True)
     assert "host" in proc.stdout
+
+
+def test_json_to_stdout_is_the_json_alone(tmp_path):
+    """`--json -`: stdout parses as JSON as it is; the human tables go to stderr."""
+    import json
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "tinyrt", "boards", "--json", "-"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "qemu-m4" in [b["id"] for b in json.loads(proc.stdout)["boards"]]
+    assert "qemu-m4" in proc.stderr

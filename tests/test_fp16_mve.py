@@ -570,6 +570,6 @@ def test_deploy_cli_compute_flag_and_json_field(tmp_path):
                                "--runs", "2", "--compute", compute, "--json", "-", "-q"],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        report = json.loads(proc.stdout[proc.stdout.index("{"):])
+        report = json.loads(proc.stdout)              # `--json -`: stdout is the JSON alone
         assert report["compute"] == compute and report["matching_runs"] == 2
-        assert ("FP16 rule" in proc.stdout) == (compute == "fp16")
+        assert ("FP16 rule" in proc.stderr) == (compute == "fp16")

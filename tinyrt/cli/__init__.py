@@ -7,12 +7,14 @@ is shown only with ``-v``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import subprocess
 import sys
 import traceback
 
 from ..errors import TinyrtError
+from . import common
 
 COMMANDS = ["compile", "plan", "deploy", "build", "flash", "monitor", "boards", "bench", "demo", "quantize"]
 
@@ -29,8 +31,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # `--json -`: stdout carries the JSON alone (parseable as it is); the tables go to stderr
+    machine = getattr(args, "json", None) == "-"
+    common.JSON_STDOUT = sys.stdout if machine else None
     try:
-        return int(args.func(args) or 0)
+        with contextlib.redirect_stdout(sys.stderr) if machine else contextlib.nullcontext():
+            return int(args.func(args) or 0)
     except TinyrtError as e:
         if args.verbose:
             traceback.print_exc()

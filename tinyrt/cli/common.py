@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_BOARD = "qemu-m4"
+JSON_STDOUT = None   # the stdout `--json -` writes to; main() sends everything else to stderr
 
 
 def add_model(p) -> None:
@@ -36,7 +37,7 @@ def write_json(dest: str | None, report: dict) -> None:
         return
     text = json.dumps(report, indent=2, default=_default) + "\n"
     if dest == "-":
-        sys.stdout.write(text)
+        (JSON_STDOUT or sys.stdout).write(text)
     else:
         Path(dest).write_text(text)
 
