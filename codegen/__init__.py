@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyrt import passes, planner
-from tinyrt.fuse import fuse_int8_boundaries
 from tinyrt.errors import TinyrtError, UnsupportedOp
 from tinyrt.ir import Graph
 from tinyrt.ops import Buf, Call, op_module
@@ -108,7 +107,7 @@ def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "a
     """``compute``: "auto" (FP16 compute for FP16 models on boards with the ``mve_fp`` feature),
     "fp16" (force it: portable _Float16 C where there is no MVE) or "fp32" (docs/fp16.md)."""
     graph = passes.fold_fp16_dequantize(graph)   # FP16 models: fp16 weights read directly
-    graph = fuse_int8_boundaries(graph)          # mixed models: FP16 layers read/write int8
+    graph = passes.fuse_int8_boundaries(graph)   # mixed models: FP16 layers read/write int8
     if fp16_compute_wanted(graph, board, compute):
         graph = passes.compute_fp16(graph)
     check(graph)

@@ -137,7 +137,7 @@ def test_naming_an_unknown_layer_or_one_without_a_float_kernel_is_refused(cnn):
 
 def test_fused_float_layers_read_and_write_int8_and_stay_bit_exact(cnn):
     import codegen
-    from tinyrt.fuse import fuse_int8_boundaries
+    from tinyrt.passes import fuse_int8_boundaries
     g = mixed(cnn, *names_of(cnn, 0, 2, 5)).graph          # CONV, DEPTHWISE, FC in FP16
     fused = fuse_int8_boundaries(passes_fold(g))
     verify(fused)
@@ -182,7 +182,7 @@ def test_a_grouped_strided_conv_in_fp16_reads_int8_through_its_scratch():
 
 
 def test_a_float_tensor_with_another_reader_is_not_fused(cnn):
-    from tinyrt.fuse import fuse_int8_boundaries
+    from tinyrt.passes import fuse_int8_boundaries
     dw, pool = names_of(cnn, 2, 3)
     g = passes_fold(mixed(cnn, dw, pool).graph)            # the pool reads the DW's float output
     fused = fuse_int8_boundaries(g)

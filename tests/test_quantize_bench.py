@@ -28,7 +28,7 @@ def test_bench_quant_rows_compare_tinyrt_and_tensorflow(shared_models):
 def test_bench_mixed_measures_every_variant_on_the_board(shared_models):
     """kws, small sample counts: all-int8 and the most sensitive layer in FP16, each deployed on
     qemu-m4 and bit-exact there; keeping a layer float costs instructions, not arena (the FP16
-    layer reads and writes int8: tinyrt.fuse)."""
+    layer reads and writes int8: passes.fuse_int8_boundaries)."""
     from tinyrt.boards import load_board
     from tinyrt.quantize.bench import bench_mixed_model, format_bench_mixed
     rows = bench_mixed_model(shared_models / "kws_float.tflite", load_board("qemu-m4"), top_k=1,

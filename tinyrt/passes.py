@@ -5,6 +5,13 @@ read through a DEQUANTIZE (float16 -> float32). The float kernels read fp16 cons
 so the pass removes those DEQUANTIZE ops and points their consumers at the float16 constant:
 the weights stay half precision in flash and no op runs for them.
 
+``fuse_int8_boundaries``: in a mixed int8/FP16 model (docs/quantization.md) an FP16 CONV_2D,
+DEPTHWISE_CONV_2D or FULLY_CONNECTED reads its int8 input through a DEQUANTIZE and writes through a
+QUANTIZE. The float kernels can do both conversions on the fly with the same float32 arithmetic
+(``tr_load_act`` / ``tr_store_act``), so the pass removes those ops and lets the layer read and
+write the int8 tensors: bit-identical results, and the float32 copies (four times the int8 bytes)
+never take arena space.
+
 ``compute_fp16``: on a core with FP16 vector arithmetic (the board feature ``mve_fp``, Cortex-M55)
 a pure float graph computes in FP16: activations become float16, with conversions at the graph's
 inputs and outputs (docs/fp16.md, "FP16 compute").
@@ -36,14 +43,61 @@ def fold_fp16_dequantize(graph: Graph) -> Graph:
     ops = [Op(op.type, [folded.get(t, t) for t in op.inputs], list(op.outputs), dict(op.attrs),
               op.name)
            for op in graph.ops if not is_const_fp16_dequantize(graph, op)]
+    return _with_ops(graph, ops)
+
+
+def _with_ops(graph: Graph, ops: list[Op]) -> Graph:
+    """``graph`` with ``ops``, without the tensors no op, input or output uses any more."""
     used = sorted({t for op in ops for t in (*op.inputs, *op.outputs) if t >= 0}
                   | set(graph.inputs) | set(graph.outputs))
     new_index = {old: new for new, old in enumerate(used)}
-    remap = lambda ts: [new_index[t] if t >= 0 else t for t in ts]
+    remap = lambda ts: [new_index[t] if t >= 0 else t for t in ts]   # noqa: E731
     return graph.replace(
         tensors=[graph.t(t) for t in used],
         ops=[Op(op.type, remap(op.inputs), remap(op.outputs), op.attrs, op.name) for op in ops],
         inputs=remap(graph.inputs), outputs=remap(graph.outputs))
+
+
+# --- fused int8 boundaries of FP16 layers (mixed precision) -------------------------------------
+
+FUSABLE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def _per_tensor_int8(graph: Graph, t: int) -> bool:
+    tensor = graph.t(t)
+    return tensor.dtype == "int8" and tensor.quant is not None and not tensor.quant.per_channel
+
+
+def fuse_int8_boundaries(graph: Graph) -> Graph:
+    """A conversion is fused only where nothing else needs the float32 tensor: the DEQUANTIZE
+    output has the layer as its only reader, the layer's output has the QUANTIZE as its only
+    reader, and neither is a graph output. The fused layer is marked
+    ``attrs["float_compute"] = True``: its output may be int8 now, but the float path
+    (``tinyrt/ops/f32.py``) computes it. Unchanged if nothing fuses."""
+    producers, consumers = graph.producers(), graph.consumers()
+    removed: set[int] = set()
+    ops = [Op(op.type, list(op.inputs), list(op.outputs), dict(op.attrs), op.name)
+           for op in graph.ops]
+    for i, op in enumerate(ops):
+        if op.type not in FUSABLE or graph.t(op.outputs[0]).dtype != "float32":
+            continue
+        x, y = op.inputs[0], op.outputs[0]
+        p = producers.get(x)
+        if p is not None and graph.ops[p].type == "DEQUANTIZE" and consumers.get(x) == [i] \
+                and x not in graph.outputs and _per_tensor_int8(graph, graph.ops[p].inputs[0]):
+            op.inputs[0] = graph.ops[p].inputs[0]
+            removed.add(p)
+            op.attrs["float_compute"] = True
+        readers = consumers.get(y, [])
+        quantize = graph.ops[readers[0]] if len(readers) == 1 else None
+        if quantize is not None and quantize.type == "QUANTIZE" and y not in graph.outputs \
+                and _per_tensor_int8(graph, quantize.outputs[0]):
+            op.outputs = list(quantize.outputs)
+            removed.add(readers[0])
+            op.attrs["float_compute"] = True
+    if not removed:
+        return graph
+    return _with_ops(graph, [op for i, op in enumerate(ops) if i not in removed])
 
 
 # --- FP16 compute ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ CONST_DTYPES = ("float32", "float16")
 
 def is_float(graph: Graph, op: Op) -> bool:
     """The op produces float32, or is a float layer whose int8 boundaries were fused
-    (``tinyrt.fuse``): it belongs to the float path (int8 ops never do)."""
+    (``tinyrt.passes.fuse_int8_boundaries``): it belongs to the float path (int8 ops never do)."""
     return bool(op.outputs) and (graph.t(op.outputs[0]).dtype == "float32"
                                  or bool(op.attrs.get("float_compute")))
 
