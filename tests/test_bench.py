@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def test_bench_memory_lists_every_int8_model_beside_tflm(shared_models, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tinyrt", "bench", "memory", "--shared",
@@ -23,3 +25,22 @@ def test_bench_with_a_wrong_shared_folder_says_what_it_needs(tmp_path):
                            str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "not the shared folder" in proc.stderr and "--shared" in proc.stderr
+
+
+@pytest.mark.qemu
+def test_bench_fp16_puts_fp16_and_fp32_compute_beside_int8_on_the_m55(shared_models, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tinyrt", "bench", "fp16", "--board", "qemu-m55",
+                           "--models", "kws", "--runs", "1", "--shared", str(shared_models.parent),
+                           "--json", str(tmp_path / "f.json")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "f.json").read_text())["rows"]
+    assert [(r["weights"], r["compute"]) for r in rows] == [
+        ("int8", "int8"), ("fp16", "fp16"), ("fp16", "fp32")]
+    for r in rows:
+        assert r["matching_runs"] == r["runs"] == 1, r
+    int8, f16, f32 = rows
+    assert f16["arena_bytes"] * 2 == f32["arena_bytes"]          # float16 activations
+    assert f16["instructions"] < f32["instructions"]
+    assert int8["bit_exact_runs"] == 1
+    assert "FP16 models on qemu-m55" in proc.stdout

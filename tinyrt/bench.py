@@ -96,3 +96,45 @@ def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
                                                         b["emulated_instructions_per_inference"], 3)
         rows.append(row)
     return rows
+
+
+def bench_fp16(shared: Path, board_id: str = "qemu-m55", runs: int = 3,
+               models: list[str] | None = None, progress: bool = True) -> list[dict]:
+    """Every float model made FP16 (``tinyrt quantize --dtype fp16``) and deployed on
+    ``board_id`` with FP16 compute (``--compute auto``: FP16 where the board has ``mve_fp``) and
+    with FP32 compute, beside TensorFlow's int8 model: latency, arena, flash and how far the
+    outputs are from tflite-runtime (docs/fp16.md)."""
+    import tempfile
+
+    from .device import deploy_device
+    from .quantize.fp16 import quantize_fp16
+    from .writer import write_tflite
+    board = load_board(board_id)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tinyrt-fp16-") as tmp:
+        for path in sorted((shared / "models").glob("*_float.tflite")):
+            name = path.stem[:-len("_float")]
+            if models and name not in models:
+                continue
+            fp16 = Path(tmp) / f"{name}_fp16.tflite"
+            variants = [("int8", shared / "models" / f"{name}_int8.tflite", "auto")]
+            try:
+                fp16.write_bytes(write_tflite(quantize_fp16(read_tflite(path))))
+                variants += [("fp16", fp16, "auto"), ("fp16", fp16, "fp32")]
+            except TinyrtError as e:
+                rows.append({"model": name, "board": board_id, "error": e.message})
+            for dtype, model, compute in variants:
+                row = {"model": name, "board": board_id, "weights": dtype}
+                try:
+                    r = deploy_device(str(model), board, runs=runs, quiet=not progress,
+                                      compute=compute)
+                    row.update(compute=r["compute"], instructions=r["latency"]["cycles_median"],
+                               unit=r["latency"]["unit"], arena_bytes=r["memory"]["arena_bytes"],
+                               flash_bytes=r["flash_bytes"], weights_bytes=r["weights_bytes"],
+                               runs=r["runs"], matching_runs=r["matching_runs"],
+                               bit_exact_runs=r["bit_exact_runs"],
+                               max_abs_diff=max(x["max_abs_diff"] for x in r["results"]))
+                except TinyrtError as e:
+                    row["error"] = e.message.splitlines()[0]
+                rows.append(row)
+    return rows

@@ -9,12 +9,14 @@ from .common import add_json, write_json
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks beside TFLite Micro (needs ../shared)")
-    p.add_argument("what", choices=["memory", "latency", "quant", "mixed"],
+    p.add_argument("what", choices=["memory", "latency", "quant", "mixed", "fp16"],
                    help="memory: arena per model; latency: deploy every model on --board; "
                         "quant: tinyrt's int8 quantisation vs TensorFlow's; mixed: the most "
-                        "sensitive layers in FP16, SQNR and measured cost on --board")
+                        "sensitive layers in FP16, SQNR and measured cost on --board; fp16: "
+                        "FP16 models with FP16 and FP32 compute beside int8 on --board "
+                        "(qemu-m55 computes FP16 with MVE)")
     p.add_argument("--models", metavar="NAMES",
-                   help="mixed: comma-separated model names (default: every float model)")
+                   help="mixed, fp16: comma-separated model names (default: every float model)")
     p.add_argument("--top-k", type=int, default=3,
                    help="mixed: keep up to K layers in FP16 (default 3)")
     p.add_argument("--search", choices=("both", "greedy", "rank"), default="both",
@@ -72,9 +74,28 @@ def _mixed(args, shared):
     return rows
 
 
+def _fp16(args, shared):
+    models = args.models.split(",") if args.models else None
+    rows = bench.bench_fp16(shared, args.board, args.runs, models)
+    base = {r["model"]: r.get("instructions") for r in rows if r.get("weights") == "int8"}
+    print(table(["model", "weights", "compute", "instructions", "vs int8", "arena B", "flash B",
+                 "matching", "max |diff|", "note"],
+                [[r["model"], r.get("weights"), r.get("compute"), r.get("instructions"),
+                  f"{r['instructions'] / base[r['model']]:.2f}x"
+                  if r.get("instructions") and base.get(r["model"]) else None,
+                  r.get("arena_bytes"), r.get("flash_bytes"),
+                  f"{r['matching_runs']}/{r['runs']}" if "runs" in r else None,
+                  f"{r['max_abs_diff']:.2g}" if "max_abs_diff" in r else None,
+                  r.get("error", "")] for r in rows],
+                title=f"FP16 models on {args.board}: FP16 and FP32 compute beside TensorFlow's "
+                      "int8 model (emulated instructions per inference, median; matching: "
+                      "int8 byte-exact, float within the rule of its compute, docs/fp16.md)"))
+    return rows
+
+
 def run(args) -> int:
     shared = bench.shared_dir(args.shared)
     rows = {"memory": _memory, "latency": _latency, "quant": _quant,
-            "mixed": _mixed}[args.what](args, shared)
+            "mixed": _mixed, "fp16": _fp16}[args.what](args, shared)
     write_json(args.json, {"benchmark": args.what, "board": args.board, "rows": rows})
     return 0
