@@ -231,6 +231,7 @@ def test_cli_fp16_layers_takes_names_and_indices(files, capsys):
     (["--fp16-layers", "#3", "--keep-fp16", "1"], ["both choose"]),
     (["--keep-fp16", "0"], ["at least one"]),
     (["--fp16-layers", "#3", "--board", "qemu-m44"], ["qemu-m4"]),
+    (["--fp16-layers", "#3", "--dtype", "fp16"], ["every layer FP16", "drop --dtype fp16"]),
 ])
 def test_cli_refuses_bad_mixed_precision_options_clearly(files, capsys, args, words):
     code, _, err = run_cli(capsys, files / "net_float.tflite", "--calib", files / "calib.npy",

@@ -97,6 +97,10 @@ def run_fp16(args) -> int:
 
 def run(args) -> int:
     if args.dtype == "fp16":
+        if args.fp16_layers or args.keep_fp16 is not None:
+            raise TinyrtError("--dtype fp16 makes every layer FP16; --fp16-layers / --keep-fp16 "
+                              "choose some layers of an int8 model",
+                              ["drop --dtype fp16 (and pass --calib) for a mixed int8/FP16 model"])
         return run_fp16(args)
     if not args.calib:
         raise TinyrtError("int8 quantisation needs calibration data",
