@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
-from . import Buf, Call, Const
+from . import Buf, Call, Const, f32
 from .f32 import ACT_RANGES
 
 F16_MAX = float(np.finfo(np.float16).max)   # 65504
@@ -77,16 +77,7 @@ def weights_out_fastest(data: np.ndarray, out_axis: int = 0) -> np.ndarray:
 # --- CONV_2D / DEPTHWISE_CONV_2D -----------------------------------------------------------------
 
 def check_conv2d(graph: Graph, op: Op) -> None:
-    from .conv2d import window
-    w = graph.t(op.inputs[1])
-    if len(w.shape) != 4:
-        raise UnsupportedOp(f"weights have rank {len(w.shape)}; 4 is required")
-    out_c, k_h, k_w, f_c = (int(d) for d in w.shape)
-    check_weighted(graph, op, out_c)
-    win = window(graph, op, k_h, k_w, out_c)
-    if f_c < 1 or win.in_c % f_c or out_c % (win.in_c // f_c):
-        raise UnsupportedOp(f"{win.in_c} input channels and {out_c} filters of {f_c} channels "
-                            f"do not form groups")
+    f32.check_conv2d(graph, op, check_weighted)
 
 
 def lower_conv2d(graph: Graph, op: Op) -> Call:
@@ -101,16 +92,7 @@ def lower_conv2d(graph: Graph, op: Op) -> Call:
 
 
 def check_dwconv(graph: Graph, op: Op) -> None:
-    from .conv2d import window
-    w = graph.t(op.inputs[1])
-    if len(w.shape) != 4 or w.shape[0] != 1:
-        raise UnsupportedOp(f"depthwise weights {list(w.shape)} must be [1, KH, KW, C * M]")
-    _, k_h, k_w, out_c = (int(d) for d in w.shape)
-    check_weighted(graph, op, out_c)
-    win = window(graph, op, k_h, k_w, out_c)
-    if out_c % win.in_c:
-        raise UnsupportedOp(f"{out_c} output channels are not a multiple of the {win.in_c} "
-                            f"input channels")
+    f32.check_dwconv(graph, op, check_weighted)
 
 
 def lower_dwconv(graph: Graph, op: Op) -> Call:
@@ -125,24 +107,12 @@ def lower_dwconv(graph: Graph, op: Op) -> Call:
 
 # --- FULLY_CONNECTED -----------------------------------------------------------------------------
 
-def _fc_dims(graph: Graph, op: Op) -> tuple[int, int, int]:
-    out_depth, in_depth = (int(d) for d in graph.t(op.inputs[1]).shape)
-    return graph.t(op.inputs[0]).size // in_depth, in_depth, out_depth
-
-
 def check_fc(graph: Graph, op: Op) -> None:
-    w = graph.t(op.inputs[1])
-    if len(w.shape) != 2:
-        raise UnsupportedOp(f"weights have rank {len(w.shape)}; [O, I] is required")
-    check_weighted(graph, op, int(w.shape[0]))
-    batches, in_depth, out_depth = _fc_dims(graph, op)
-    if batches * in_depth != graph.t(op.inputs[0]).size or \
-            batches * out_depth != graph.t(op.outputs[0]).size:
-        raise UnsupportedOp("input/output sizes do not match the weights' shape")
+    f32.check_fc(graph, op, check_weighted)
 
 
 def lower_fc(graph: Graph, op: Op) -> Call:
-    batches, in_depth, out_depth = _fc_dims(graph, op)
+    batches, in_depth, out_depth = f32.fc_dims(graph, op)
     return Call("fully_connected_f16", "fully_connected_f16",
                 [Buf(op.inputs[0]), Const("weights"), _bias(op), Buf(op.outputs[0]), batches,
                  in_depth, out_depth, *act_range(op)],
@@ -151,22 +121,13 @@ def lower_fc(graph: Graph, op: Op) -> Call:
 
 # --- AVERAGE_POOL_2D / MAX_POOL_2D ---------------------------------------------------------------
 
-def check_pool(graph: Graph, op: Op) -> None:
-    from .pool2d import _params, out_size
+def _f16_input(graph: Graph, op: Op) -> None:
     _require_f16(graph, op.inputs[0], "input")
-    inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
-    if len(inp.shape) != 4:
-        raise UnsupportedOp(f"input has rank {len(inp.shape)}; pooling takes [N, H, W, C]")
-    fh, fw, sh, sw = _params(op)
-    if min(fh, fw, sh, sw) < 1:
-        raise UnsupportedOp(f"filter {fh}x{fw} / stride {sh}x{sw} must be positive")
     act_range(op)
-    padding = op.attrs.get("padding", "SAME")
-    n, h, w, c = inp.shape
-    expected = (n, out_size(padding, h, fh, sh), out_size(padding, w, fw, sw), c)
-    if tuple(out.shape) != expected or min(expected) < 1:
-        raise UnsupportedOp(f"output shape {list(out.shape)} does not match the pooling "
-                            f"of {list(inp.shape)} ({list(expected)})")
+
+
+def check_pool(graph: Graph, op: Op) -> None:
+    f32.check_pool(graph, op, _f16_input)
 
 
 def lower_pool(graph: Graph, op: Op) -> Call:

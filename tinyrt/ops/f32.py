@@ -95,13 +95,14 @@ def check_weighted(graph: Graph, op: Op, out_c: int) -> None:
 
 # --- CONV_2D / DEPTHWISE_CONV_2D -----------------------------------------------------------------
 
-def check_conv2d(graph: Graph, op: Op) -> None:
+def check_conv2d(graph: Graph, op: Op, weighted=check_weighted) -> None:
+    """Shapes and groups; ``weighted`` checks the dtypes of the path (FP32 here, FP16 in f16.py)."""
     from .conv2d import window
     w = graph.t(op.inputs[1])
     if len(w.shape) != 4:
         raise UnsupportedOp(f"weights have rank {len(w.shape)}; 4 is required")
     out_c, k_h, k_w, f_c = (int(d) for d in w.shape)
-    check_weighted(graph, op, out_c)
+    weighted(graph, op, out_c)
     win = window(graph, op, k_h, k_w, out_c)
     if f_c < 1 or win.in_c % f_c or out_c % (win.in_c // f_c):
         raise UnsupportedOp(f"{win.in_c} input channels and {out_c} filters of {f_c} channels "
@@ -121,13 +122,13 @@ def lower_conv2d(graph: Graph, op: Op) -> Call:
                 scratch_bytes=4 * k_h * k_w * win.in_c if s8_input else 0)
 
 
-def check_dwconv(graph: Graph, op: Op) -> None:
+def check_dwconv(graph: Graph, op: Op, weighted=check_weighted) -> None:
     from .conv2d import window
     w = graph.t(op.inputs[1])
     if len(w.shape) != 4 or w.shape[0] != 1:
         raise UnsupportedOp(f"depthwise weights {list(w.shape)} must be [1, KH, KW, C * M]")
     _, k_h, k_w, out_c = (int(d) for d in w.shape)
-    check_weighted(graph, op, out_c)
+    weighted(graph, op, out_c)
     win = window(graph, op, k_h, k_w, out_c)
     if out_c % win.in_c:
         raise UnsupportedOp(f"{out_c} output channels are not a multiple of the {win.in_c} "
@@ -147,24 +148,24 @@ def lower_dwconv(graph: Graph, op: Op) -> Call:
 
 # --- FULLY_CONNECTED -----------------------------------------------------------------------------
 
-def _fc_dims(graph: Graph, op: Op) -> tuple[int, int, int]:
+def fc_dims(graph: Graph, op: Op) -> tuple[int, int, int]:
     out_depth, in_depth = (int(d) for d in graph.t(op.inputs[1]).shape)
     return graph.t(op.inputs[0]).size // in_depth, in_depth, out_depth
 
 
-def check_fc(graph: Graph, op: Op) -> None:
+def check_fc(graph: Graph, op: Op, weighted=check_weighted) -> None:
     w = graph.t(op.inputs[1])
     if len(w.shape) != 2:
         raise UnsupportedOp(f"weights have rank {len(w.shape)}; [O, I] is required")
-    check_weighted(graph, op, int(w.shape[0]))
-    batches, in_depth, out_depth = _fc_dims(graph, op)
+    weighted(graph, op, int(w.shape[0]))
+    batches, in_depth, out_depth = fc_dims(graph, op)
     if batches * in_depth != graph.t(op.inputs[0]).size or \
             batches * out_depth != graph.t(op.outputs[0]).size:
         raise UnsupportedOp("input/output sizes do not match the weights' shape")
 
 
 def lower_fc(graph: Graph, op: Op) -> Call:
-    batches, in_depth, out_depth = _fc_dims(graph, op)
+    batches, in_depth, out_depth = fc_dims(graph, op)
     return Call("fully_connected_f32", "fully_connected_f32",
                 [*activation(graph, op.inputs[0]), *operand(graph, op.inputs[1]),
                  *_bias(graph, op), *activation(graph, op.outputs[0]), batches, in_depth,
@@ -173,16 +174,21 @@ def lower_fc(graph: Graph, op: Op) -> Call:
 
 # --- AVERAGE_POOL_2D / MAX_POOL_2D ---------------------------------------------------------------
 
-def check_pool(graph: Graph, op: Op) -> None:
-    from .pool2d import _params, out_size
+def _float_input(graph: Graph, op: Op) -> None:
     _require_float(graph, op.inputs[0], "input")
+    act_range(op)
+
+
+def check_pool(graph: Graph, op: Op, dtypes=_float_input) -> None:
+    """Shapes; ``dtypes`` checks the input dtype and activation of the path."""
+    from .pool2d import _params, out_size
+    dtypes(graph, op)
     inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
     if len(inp.shape) != 4:
         raise UnsupportedOp(f"input has rank {len(inp.shape)}; pooling takes [N, H, W, C]")
     fh, fw, sh, sw = _params(op)
     if min(fh, fw, sh, sw) < 1:
         raise UnsupportedOp(f"filter {fh}x{fw} / stride {sh}x{sw} must be positive")
-    act_range(op)
     padding = op.attrs.get("padding", "SAME")
     n, h, w, c = inp.shape
     expected = (n, out_size(padding, h, fh, sh), out_size(padding, w, fw, sw), c)
