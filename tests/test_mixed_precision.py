@@ -232,6 +232,8 @@ def test_cli_fp16_layers_takes_names_and_indices(files, capsys):
     (["--keep-fp16", "0"], ["at least one"]),
     (["--fp16-layers", "#3", "--board", "qemu-m44"], ["qemu-m4"]),
     (["--fp16-layers", "#3", "--dtype", "fp16"], ["every layer FP16", "drop --dtype fp16"]),
+    (["--latency"], ["measures a mixed-precision model", "--fp16-layers"]),
+    (["--fp16-layers", "#3", "--latency", "--board", "nucleo-f746zg"], ["not one", "qemu-m4"]),
 ])
 def test_cli_refuses_bad_mixed_precision_options_clearly(files, capsys, args, words):
     code, _, err = run_cli(capsys, files / "net_float.tflite", "--calib", files / "calib.npy",
@@ -275,6 +277,19 @@ def test_greedy_search_keeps_the_arena_within_the_budget(cnn):
         assert row["arena_bytes"] <= int8_arena
     roomy = greedy_fp16(cnn, held, top_k=3, progress=False, max_arena=10**6)
     assert roomy[-1]["output_sqnr_db"] >= 0
+
+
+@pytest.mark.qemu
+def test_cli_latency_deploys_both_models_and_reports_the_difference(files, capsys):
+    code, out, _ = run_cli(capsys, files / "net_float.tflite", "--calib", files / "calib.npy",
+                           "--fp16-layers", f"#{HIDDEN}", "--latency", "--board", "qemu-m4",
+                           "-o", files / "m.tflite", "--json", files / "m.json", "-q")
+    assert code == 0 and "both bit-exact with tflite-runtime on the board" in out
+    m = json.loads((files / "m.json").read_text())["mixed"]
+    assert m["latency_unit"] == "emulated_instructions"
+    assert m["int8_bit_exact"] and m["mixed_bit_exact"]
+    assert m["extra_latency"] == m["mixed_latency"] - m["int8_latency"]
+    assert m["int8_latency"] > 0 and m["mixed_latency"] > 0
 
 
 def test_cli_rank_search_takes_the_first_layers_of_the_ranking(files, capsys):

@@ -58,6 +58,9 @@ def register(sub) -> None:
     p.add_argument("--board", default="qemu-m4",
                    help="board whose memory plan the mixed-precision costs are figured for "
                         "(default qemu-m4)")
+    p.add_argument("--latency", action="store_true",
+                   help="mixed precision: also deploy the all-int8 and the mixed model on "
+                        "--board (an emulated qemu-* board) and report the measured latency")
     p.add_argument("--holdout", metavar="DATA", help="held-out inputs for the report "
                    "(default: the calibration inputs)")
     p.add_argument("--labels", metavar="NPY", help="class ids of the report inputs: adds accuracy")
@@ -120,6 +123,15 @@ def run(args) -> int:
     if args.keep_fp16 is not None and args.keep_fp16 < 1:
         raise TinyrtError(f"--keep-fp16 {args.keep_fp16}: keep at least one layer")
     board = load_board(args.board)
+    if args.latency and not (args.fp16_layers or args.keep_fp16):
+        raise TinyrtError("--latency measures a mixed-precision model",
+                          ["add --fp16-layers NAMES or --keep-fp16 K",
+                           "or deploy the int8 model: tinyrt deploy MODEL --board B"])
+    if args.latency and board["kind"] != "qemu":
+        raise TinyrtError(f"--latency deploys on an emulated board, where latency is exact "
+                          f"(-icount); {board['id']} is not one",
+                          ["--board qemu-m4 (or qemu-m7, qemu-m55)",
+                           "or write the model and `tinyrt deploy` it on the board"])
     named = layer_names(args.fp16_layers, prepared) if args.fp16_layers else []
     check_fp16_layers(prepared, named)     # before calibrating: a typo costs nothing
     result = q.quantize(graph, calib, config, progress=not args.quiet)
@@ -141,6 +153,8 @@ def run(args) -> int:
                   float_bytes=Path(args.model).stat().st_size, int8_bytes=len(model))
     if fp16:
         report["mixed"] = mixed_report(int8.graph, result.graph, fp16, board)
+        if args.latency:
+            report["mixed"].update(measure_latency(int8.graph, out, board, args.quiet))
     print(format_report(report))
     if fp16:
         print(format_mixed(report["mixed"]))
@@ -197,17 +211,46 @@ def mixed_report(int8_graph, mixed_graph, names: list[str], board) -> dict:
             "extra_arena_bytes": b["arena_bytes"] - a["arena_bytes"]}
 
 
+def measure_latency(int8_graph, mixed_path: Path, board, quiet: bool) -> dict:
+    """Both models deployed on ``board`` (one seeded input each): latency and bit-exactness."""
+    import tempfile
+
+    from ..device import deploy_device
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="tinyrt-latency-") as tmp:
+        int8_path = Path(tmp) / "int8.tflite"
+        int8_path.write_bytes(write_tflite(int8_graph))
+        for key, path in (("int8", int8_path), ("mixed", mixed_path)):
+            r = deploy_device(str(path), board, runs=1, quiet=quiet,
+                              work_dir=str(Path(tmp) / key))
+            out[f"{key}_latency"] = r["latency"]["cycles_median"]
+            out[f"{key}_bit_exact"] = r["bit_exact_runs"] == r["runs"]
+            out["latency_unit"] = r["latency"]["unit"]
+    out["extra_latency"] = out["mixed_latency"] - out["int8_latency"]
+    return out
+
+
 def format_mixed(m: dict) -> str:
     from ..table import table
+    timed = "mixed_latency" in m
     rows = [["all int8", m["int8"]["weights_bytes"], m["int8"]["arena_bytes"]],
             [f"{len(m['fp16_layers'])} op(s) in FP16", m["mixed"]["weights_bytes"],
              m["mixed"]["arena_bytes"]],
             ["cost", f"{m['extra_flash_bytes']:+,}", f"{m['extra_arena_bytes']:+,}"]]
-    return (table(["model", "weights B", "arena B"], rows,
-                  title=f"mixed precision on {m['board']}: "
-                        + ", ".join(short_name(n, 40) for n in m["fp16_layers"]))
-            + "\nlatency: `tinyrt deploy MODEL --board " + m["board"] + "` (or `tinyrt bench "
-            "mixed`) measures it")
+    if timed:
+        for row, value in zip(rows, (m["int8_latency"], m["mixed_latency"],
+                                     f"{m['extra_latency']:+,} "
+                                     f"({m['mixed_latency'] / m['int8_latency']:.2f}x)")):
+            row.append(value)
+    text = table(["model", "weights B", "arena B"] + ([m["latency_unit"]] if timed else []), rows,
+                 title=f"mixed precision on {m['board']}: "
+                       + ", ".join(short_name(n, 40) for n in m["fp16_layers"]))
+    if timed:
+        return text + ("\nboth bit-exact with tflite-runtime on the board"
+                       if m["int8_bit_exact"] and m["mixed_bit_exact"] else
+                       "\nwarning: an output differed from tflite-runtime on the board")
+    return text + "\nlatency: add --latency, or `tinyrt deploy MODEL --board " + m["board"] + \
+        "`, or `tinyrt bench mixed`"
 
 
 def run_sensitivity(args, result, holdout, calib_count: int, board) -> int:
