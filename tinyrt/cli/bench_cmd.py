@@ -66,9 +66,9 @@ def _quant(args, shared):
 
 def _mixed(args, shared):
     from ..boards import load_board
-    from ..quantize.bench import bench_mixed, format_bench_mixed
+    from ..quantize.bench import SEARCHES, bench_mixed, format_bench_mixed
     models = args.models.split(",") if args.models else None
-    searches = ("rank", "greedy") if args.search == "both" else (args.search,)
+    searches = SEARCHES if args.search == "both" else (args.search,)
     rows = bench_mixed(shared, load_board(args.board), args.top_k, models, searches=searches)
     print(format_bench_mixed(rows))
     return rows

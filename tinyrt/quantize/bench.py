@@ -111,54 +111,53 @@ def format_bench_quant(rows: list[dict]) -> str:
 
 # ---- `tinyrt bench mixed` ---------------------------------------------------------------------
 
-MIXED_SIZES = (100, 0, 50)   # calibration, (no validation), held-out: the analysis runs 2N + k models
+MIXED_SIZES = (100, 0, 50)   # calibration, (no validation), held-out inputs
+SEARCHES = ("rank", "greedy")
 
 
 def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES,
-                      progress: bool = False, search: str = "greedy") -> list[dict]:
-    """All-int8 and k = 1..top_k layers in FP16, chosen by ``search`` ("greedy": measured, one
-    layer at a time; "rank": the sensitivity ranking): output SQNR and top-1 (at the logits for a
-    classifier, tflite-runtime), weights and arena (tinyrt's plan), and latency, flash and
-    bit-exactness measured by deploying each model on ``board``."""
+                      progress: bool = False, searches: tuple[str, ...] = ("greedy",)
+                      ) -> list[dict]:
+    """All-int8, then for each search ("greedy": measured one layer at a time within the int8
+    arena; "rank": the sensitivity ranking) k = 1..top_k layers in FP16: output SQNR and top-1
+    (at the logits for a classifier, tflite-runtime), weights and arena (tinyrt's plan), and
+    latency, flash and bit-exactness measured by deploying each model on ``board``."""
     import tempfile
-    from dataclasses import replace
 
     from ..device import deploy_device
     from ..writer import write_tflite
     from .prepare import compact
-    from .sensitivity import (analyse, costs, fp16_names, greedy_fp16, layer_owners, measure_mixed,
-                              measure_point, run_outputs)
+    from .sensitivity import (analyse, costs, greedy_fp16, layer_owners, measure_mixed,
+                              measure_point, mixed_graph, run_outputs)
     name = path.stem[:-len("_float")]
     graph, tf = read_tflite(path), read_tflite(path.with_name(f"{name}_int8.tflite"))
     calib, _, held = datasets(graph, tf, sizes)
     base = quantize(graph, calib, QuantConfig(), progress=progress)
     fg = base.float_graph
     owner, point = layer_owners(fg), measure_point(fg)
-    if search == "greedy":
-        keep = greedy_fp16(base, held, top_k=top_k, progress=progress, board=board)
-    else:
-        keep = analyse(base, held, top_k=top_k, progress=progress, board=board)["keep_float"]
     i8 = measure_mixed(base.graph, fg, held, point, run_outputs(fg.replace(outputs=point), held))
-    variants = [({"k": 0, "layers": [], "indices": [], "op_types": [],
-                  "output_sqnr_db": i8["sqnr_db"], "top1_agreement": i8.get("top1"),
-                  **costs(base.graph, board)}, base.graph)]
-    for row in keep:
-        dtypes = {n: "fp16" for n in fp16_names(fg, owner, row["indices"])}
-        variants.append((row, requantize(base, replace(base.config, layer_dtypes=dtypes)).graph))
+    variants = [("-", {"k": 0, "layers": [], "indices": [], "op_types": [],
+                       "output_sqnr_db": i8["sqnr_db"], "top1_agreement": i8.get("top1"),
+                       **costs(base.graph, board)}, base.graph)]
+    for search in searches:
+        keep = greedy_fp16(base, held, top_k=top_k, progress=progress, board=board) \
+            if search == "greedy" else \
+            analyse(base, held, top_k=top_k, progress=progress, board=board)["keep_float"]
+        variants += [(search, row, mixed_graph(base, owner, row["indices"])) for row in keep]
     rows = []
     with tempfile.TemporaryDirectory(prefix="tinyrt-mixed-") as tmp:
-        for row, g in variants:
+        for j, (search, row, g) in enumerate(variants):
             out = {"model": name, "board": board["id"], "search": search, "k": row["k"],
                    "fp16_layers": row["layers"],
                    "fp16_layer_indices": row["indices"], "fp16_layer_ops": row["op_types"],
                    "output_sqnr_db": row["output_sqnr_db"], "top1_agreement": row["top1_agreement"],
                    "weights_bytes": row["weights_bytes"], "arena_bytes": row["arena_bytes"],
                    "measured_at": fg.t(point[0]).name}
-            model = Path(tmp) / f"{name}_mixed{row['k']}.tflite"
+            model = Path(tmp) / f"{name}_mixed{j}.tflite"
             model.write_bytes(write_tflite(compact(g)))
             try:
                 r = deploy_device(str(model), board, runs=1, quiet=True,
-                                  work_dir=str(Path(tmp) / f"build{row['k']}"))
+                                  work_dir=str(Path(tmp) / f"build{j}"))
                 out.update(instructions=r["latency"]["cycles_median"], unit=r["latency"]["unit"],
                            bit_exact=r["bit_exact_runs"] == r["runs"],
                            flash_bytes=r["flash_bytes"],
@@ -170,18 +169,14 @@ def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES
 
 
 def bench_mixed(shared: Path, board: dict, top_k: int = 3, models: list[str] | None = None,
-                progress: bool = False, searches: tuple[str, ...] = ("rank", "greedy")
-                ) -> list[dict]:
+                progress: bool = False, searches: tuple[str, ...] = SEARCHES) -> list[dict]:
     rows = []
     for path in float_models(shared):
         name = path.stem[:-len("_float")]
         if models and name not in models:
             continue
         try:
-            for search in searches:
-                rows += [r for r in bench_mixed_model(path, board, top_k, progress=progress,
-                                                      search=search)
-                         if r["k"] > 0 or search == searches[0]]   # all-int8 once
+            rows += bench_mixed_model(path, board, top_k, progress=progress, searches=searches)
         except TinyrtError as e:
             rows.append({"model": name, "error": e.message})
     return rows
@@ -195,18 +190,17 @@ def format_bench_mixed(rows: list[dict]) -> str:
             body.append([r["model"], "error", r["error"]] + [None] * 8)
             continue
         base = next(b for b in rows if b["model"] == r["model"] and b.get("k") == 0)
-        search = "-" if r["k"] == 0 else r["search"]
         slower = (f"{r['instructions'] / base['instructions']:.2f}x"
                   if r.get("instructions") and base.get("instructions") else None)
         kept = ", ".join(f"#{i} {op}" for i, op in zip(r["fp16_layer_indices"],
                                                        r["fp16_layer_ops"]))
-        body.append([r["model"], search, r["k"], kept or "(all int8)", r["output_sqnr_db"],
+        body.append([r["model"], r["search"], r["k"], kept or "(all int8)", r["output_sqnr_db"],
                      None if r["top1_agreement"] is None else f"{r['top1_agreement']:.1%}",
                      r["weights_bytes"],
                      r["arena_bytes"], r.get("instructions"), slower,
                      r.get("bit_exact", r.get("error"))])
-    return table(["model", "search", "k", "layers in FP16", "SQNR dB", "top-1 agr.", "weights B", "arena B",
-                  "instructions", "vs int8", "bit-exact"], body,
+    return table(["model", "search", "k", "layers in FP16", "SQNR dB", "top-1 agr.", "weights B",
+                  "arena B", "instructions", "vs int8", "bit-exact"], body,
                  title="mixed precision: k layers (#op index) in FP16, the rest int8; rank: the "
                        "k most sensitive, greedy: measured one at a time within the int8 arena "
                        "(SQNR/top-1 vs float at the logits, synthetic held-out inputs; "

@@ -284,14 +284,14 @@ def measure_mixed(graph: Graph, fg: Graph, samples: Samples, point: list[int],
 
 def _keep_fp16(result: QuantResult, owner: list, kept: list[int], samples: Samples,
                point: list[int], ref: np.ndarray, every: dict, int8_costs: dict,
-               board: dict, measured: dict | None = None) -> dict:
-    """The executable mixed model with the ``kept`` layers in FP16: its output measured in
-    tflite-runtime at ``point`` (unless already ``measured``), its weights and arena from
-    tinyrt's plan."""
+               board: dict, mixed: Graph | None = None, measured: dict | None = None,
+               cost: dict | None = None) -> dict:
+    """The executable mixed model with the ``kept`` layers in FP16 (built, measured in
+    tflite-runtime at ``point`` and costed from tinyrt's plan unless given)."""
     fg = result.float_graph
-    mixed = mixed_graph(result, owner, kept)
+    mixed = mixed or mixed_graph(result, owner, kept)
     measured = measured or measure_mixed(mixed, fg, samples, point, ref)
-    cost = costs(mixed, board)
+    cost = cost or costs(mixed, board)
     return {"k": len(kept), "layers": [fg.ops[i].name for i in kept], "indices": list(kept),
             "op_types": [fg.ops[i].type for i in kept],
             "fp16_ops": fp16_names(fg, owner, kept),
@@ -323,21 +323,25 @@ def greedy_fp16(result: QuantResult, samples: Samples, top_k: int = 3, progress:
     steps = sum(len(candidates) - j for j in range(min(top_k, len(candidates))))
     with Progress("greedy FP16 search", steps, enabled=progress) as bar:
         while len(kept) < top_k and len(kept) < len(candidates):
-            trials = {}
+            trials = {}                                  # layer -> (mixed graph, metrics)
             for i in candidates:
                 if i not in kept:
                     graph = mixed_graph(result, owner, kept + [i])
-                    trials[i] = measure_mixed(graph, fg, samples, point, ref)
+                    trials[i] = (graph, measure_mixed(graph, fg, samples, point, ref))
                     bar.advance()
-            better = sorted((i for i in trials if trials[i]["sqnr_db"] > best["sqnr_db"]),
-                            key=lambda i: -trials[i]["sqnr_db"])
-            pick = next((i for i in better if costs(mixed_graph(result, owner, kept + [i]),
-                                                    board)["arena_bytes"] <= budget), None)
+            pick = cost = None
+            for i in sorted(trials, key=lambda i: -trials[i][1]["sqnr_db"]):
+                if trials[i][1]["sqnr_db"] <= best["sqnr_db"]:
+                    break                                # nothing left that helps
+                cost = costs(trials[i][0], board)       # planned only for the candidates tried
+                if cost["arena_bytes"] <= budget:
+                    pick = i
+                    break
             if pick is None:
-                break                                   # nothing left that helps and fits
-            kept, best = kept + [pick], trials[pick]
+                break
+            kept, (graph, best) = kept + [pick], trials[pick]
             rows.append(_keep_fp16(result, owner, kept, samples, point, ref, base, int8_costs,
-                                   board, measured=best))
+                                   board, mixed=graph, measured=best, cost=cost))
     return rows
 
 
