@@ -5,8 +5,9 @@ Each ``<name>_float.tflite`` in ../shared/models is made FP16 (``quantize_fp16``
 ``tinyrt quantize --dtype fp16`` writes), compiled with ``compute="fp16"`` for the host (the
 portable kernels, bit-identical to the MVE ones: tests/test_fp16_mve.py) and run on seeded
 inputs beside tflite-runtime on the FP16 model. Inputs: ``uniform`` (reference.random_inputs,
-[-1, 1]: every classifier then predicts one class) or ``smooth`` (random low-resolution fields
-scaled to the input range of the model's int8 sibling, which spread over the classes).
+[-1, 1]: every classifier then predicts one class) or ``smooth`` (``quantize.synthetic``, the
+inputs of ``bench quant`` / ``bench mixed``: smooth random fields in the input range of the
+model's int8 sibling, which spread over more classes).
 Prints per model the max / median |diff|, percentiles of max|diff| / max|ref|, top-1 agreement
 and how many runs the FP16 rule (tinyrt.verify.tolerance("fp16")) accepts.
 """
@@ -26,37 +27,11 @@ from .bench import shared_dir
 from .boards import load_board
 from .frontend import read_tflite
 from .quantize.fp16 import quantize_fp16
+from .quantize.synthetic import input_range, smooth_inputs
 from .verify import tolerance
 from .writer import write_tflite
 
 MODELS = ("kws", "vww", "ic_resnet8", "ad01")
-
-
-def input_range(shared: Path, name: str) -> tuple[float, float]:
-    """The float range the int8 sibling's input quantisation covers."""
-    g = read_tflite(str(shared / "models" / f"{name}_int8.tflite"))
-    q = g.t(g.inputs[0]).quant
-    s, z = float(q.scale[0]), int(q.zero_point[0])
-    return s * (-128 - z), s * (127 - z)
-
-
-def smooth_inputs(shape: tuple, lo: float, hi: float, count: int, seed: int = 0) -> list:
-    """Random fields of 1/1 .. 1/8 the resolution along H and W, with a random centre and width,
-    scaled into [lo, hi]."""
-    rng = np.random.default_rng(seed)
-    result = []
-    for _ in range(count):
-        cells = [max(1, d // int(rng.integers(1, 9))) if k in (1, 2) else d
-                 for k, d in enumerate(shape)]
-        field = rng.uniform(0, 1, size=cells)
-        for axis in (1, 2):
-            if len(shape) > axis:
-                field = np.repeat(field, -(-shape[axis] // cells[axis]), axis=axis)
-                field = field.take(range(shape[axis]), axis=axis)
-        centre, width = rng.uniform(0.2, 0.8), rng.uniform(0.2, 1.0)
-        x = lo + (hi - lo) * np.clip(centre + width * (field.reshape(shape) - 0.5), 0, 1)
-        result.append([x.astype(np.float32)])
-    return result
 
 
 def measure(shared: Path, name: str, runs: int, kind: str) -> dict:
@@ -67,8 +42,9 @@ def measure(shared: Path, name: str, runs: int, kind: str) -> dict:
         rng = np.random.default_rng(0)
         inputs = [reference.random_inputs(graph, rng) for _ in range(runs)]
     else:
-        inputs = smooth_inputs(tuple(graph.t(graph.inputs[0]).shape),
-                               *input_range(shared, name), runs)
+        int8 = read_tflite(str(shared / "models" / f"{name}_int8.tflite"))
+        inputs = smooth_inputs(tuple(graph.t(graph.inputs[0]).shape), *input_range(int8), runs,
+                               seed=0)
     board = load_board("host")
     lowered = codegen.lower(graph, board, compute="fp16")
     work = Path(tempfile.mkdtemp(prefix=f"tinyrt-fp16acc-{name}-"))
