@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyrt import passes, planner
+from tinyrt import passes, planner, variants
 from tinyrt.errors import TinyrtError, UnsupportedOp
 from tinyrt.ir import Graph
 from tinyrt.ops import Buf, Call, op_module
@@ -30,6 +30,12 @@ class Layer:
     macs: int
     inputs: list[int]
     outputs: list[int]
+    variant: str = "portable"   # the kernel-variant table's choice (tinyrt/variants.py)
+
+    @property
+    def kernel(self) -> str:
+        """The C kernel that computes the layer ("" for an alias)."""
+        return self.call.kernel if self.call else ""
 
 
 @dataclass
@@ -66,7 +72,7 @@ def check(graph: Graph) -> None:
     """Raise UnsupportedOp, naming the op, for the first op the kernels cannot compute."""
     for i, op in enumerate(graph.ops):
         try:
-            op_module(op.type).check(graph, op)
+            variants.check(graph, op)
         except UnsupportedOp as e:
             raise UnsupportedOp(f"op #{i} {op.type} ('{op.name}'): {e.message}", e.hints) from None
 
@@ -103,15 +109,23 @@ def compute_of(graph: Graph) -> str:
     return "fp32" if "float32" in dtypes else "int8"
 
 
-def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "auto") -> Lowered:
+def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "auto",
+          kernels: tuple[str, ...] = variants.VARIANTS) -> Lowered:
     """``compute``: "auto" (FP16 compute for FP16 models on boards with the ``mve_fp`` feature),
-    "fp16" (force it: portable _Float16 C where there is no MVE) or "fp32" (docs/fp16.md)."""
+    "fp16" (force it: portable _Float16 C where there is no MVE) or "fp32" (docs/fp16.md).
+    ``kernels``: the variants allowed (default: the best the board's features permit; pass
+    ``("portable",)`` for the portable kernels only)."""
+    unknown = [k for k in kernels if k not in variants.VARIANTS]
+    if unknown or not kernels:
+        raise TinyrtError(f"unknown kernel variant '{(unknown or [''])[0]}'",
+                          [f"choose from {', '.join(variants.VARIANTS)} (portable is always needed)"])
     graph = passes.fold_fp16_dequantize(graph)   # FP16 models: fp16 weights read directly
     graph = passes.fuse_int8_boundaries(graph)   # mixed models: FP16 layers read/write int8
     if fp16_compute_wanted(graph, board, compute):
         graph = passes.compute_fp16(graph)
     check(graph)
-    calls = [op_module(op.type).lower(graph, op, board) for op in graph.ops]
+    chosen = [variants.resolve(graph, op, board, tuple(kernels)) for op in graph.ops]
+    calls = [k.lower(graph, op, board) for k, op in zip(chosen, graph.ops)]
     scratch = {i: c.scratch_bytes for i, c in enumerate(calls) if c.scratch_bytes}
     plan = planner.plan(graph, scratch, alignment=board.get("alignment", 8), strategy=strategy)
     layers = []
@@ -121,7 +135,8 @@ def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "a
         aliased = getattr(mod, "ALIAS", False) and op.inputs and not graph.t(op.inputs[0]).is_const \
             and plan.tensor_offset(op.inputs[0]) == plan.tensor_offset(op.outputs[0])
         layers.append(Layer(index=i, op_type=op.type, name=op.name, call=None if aliased else call,
-                            macs=mod.macs(graph, op), inputs=op.inputs, outputs=op.outputs))
+                            macs=mod.macs(graph, op), inputs=op.inputs, outputs=op.outputs,
+                            variant=chosen[i].variant))
     return Lowered(graph=graph, board=board, plan=plan, layers=layers,
                    model_hash=graph_hash(graph), compute=compute_of(graph))
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import codegen
 from builder import ModelBuilder
 from conformance import assert_bit_exact, rand_int8
 from tinyrt.boards import load_board
@@ -14,7 +15,8 @@ from tinyrt.errors import UnsupportedOp
 from tinyrt.frontend import read_tflite
 from tinyrt.ir import Graph, Op
 from tinyrt.ops import conv2d
-from tinyrt.ops.conv2d import scratch_bytes, window_axis
+from tinyrt.ops.conv2d import scratch_bytes
+from tinyrt.ops.geometry import window_axis
 from tinyrt.paths import data_dir
 from tinyrt.verify import verify_host
 from tinyrt.writer import write_tflite
@@ -41,7 +43,7 @@ def conv_model(shape=(1, 7, 6, 3), filters=5, kernel=(3, 3), stride=(1, 1), dila
 
 
 def kernel_of(graph):
-    return conv2d.lower(graph, graph.ops[0], load_board("host")).kernel
+    return codegen.lower(graph, load_board("host")).layers[0].kernel
 
 
 # --- kernel choice -------------------------------------------------------------------------------
@@ -79,7 +81,7 @@ def test_scratch_size_agrees_with_the_kernel_header(tmp_path):
 
 def test_pointwise_layers_need_no_scratch():
     g = conv_model(kernel=(1, 1))
-    assert conv2d.lower(g, g.ops[0], load_board("host")).scratch_bytes == 0
+    assert codegen.lower(g, load_board("host")).layers[0].call.scratch_bytes == 0
 
 
 # --- generic conv2d_s8 ---------------------------------------------------------------------------

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import codegen
 from builder import ModelBuilder
 from conformance import assert_bit_exact, rand_int8
 from tinyrt.boards import load_board
 from tinyrt.errors import UnsupportedOp
 from tinyrt.ops import depthwise_conv2d
-from tinyrt.ops.conv2d import window_axis
+from tinyrt.ops.geometry import window_axis
 from tinyrt.ops.depthwise_conv2d import scratch_bytes
 from test_op_conv2d import c_value
 
@@ -41,7 +42,7 @@ def dw_model(shape=(1, 7, 6, 4), multiplier=1, kernel=(3, 3), stride=(1, 1), dil
 
 
 def kernel_of(graph):
-    return depthwise_conv2d.lower(graph, graph.ops[0], load_board("host")).kernel
+    return codegen.lower(graph, load_board("host")).layers[0].kernel
 
 
 # --- kernel choice -------------------------------------------------------------------------------

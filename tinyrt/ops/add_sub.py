@@ -15,7 +15,6 @@ from ..errors import UnsupportedOp
 from ..fixedpoint import quantize_multiplier
 from ..ir import Graph, Op
 from . import Buf, Call, Const
-from . import f16, f32
 from .common import act_range, require_quant, scale, zero_point
 
 INPLACE = True
@@ -112,10 +111,6 @@ def _multipliers(graph: Graph, op: Op) -> list[int]:
 
 
 def check(graph: Graph, op: Op) -> None:
-    if f16.is_f16(graph, op):
-        return f16.check_add(graph, op)
-    if f32.is_float(graph, op):
-        return f32.check_add(graph, op)
     check_operands(graph, op)
     _multipliers(graph, op)
 
@@ -125,10 +120,6 @@ def macs(graph: Graph, op: Op) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
-    if f16.is_f16(graph, op):
-        return f16.lower_add(graph, op)
-    if f32.is_float(graph, op):
-        return f32.lower_add(graph, op)
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
     m1, s1, m2, s2, mo, so = _multipliers(graph, op)
     act_min, act_max = act_range(graph, op)

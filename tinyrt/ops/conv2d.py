@@ -2,100 +2,20 @@
 weights, stride, dilation, SAME/VALID padding, groups). Input [N, H, W, C], weights
 [O, KH, KW, C / groups] int8 symmetric, bias int32 [O], output [N, OH, OW, O].
 
-The window geometry (``Window``, ``window``) is shared with DEPTHWISE_CONV_2D.
+The window geometry (``Window``, ``window``) lives in geometry.py, shared with the other paths.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const, Scratch
-from . import f16, f32
+from .geometry import Window, window
 from .common import (act_range, channel_multipliers, folded_bias, require_dtypes, require_quant,
                      zero_point)
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One spatial axis of a convolution window, as TFLite's ComputePaddingHeightWidth sets it up.
-    Output positions ``o`` in [inside_lo, inside_hi) read only taps inside the input."""
-    size: int       # input size
-    kernel: int
-    stride: int
-    dilation: int
-    out: int
-    pad: int        # before; TFLite's extra odd padding goes after and is implicit
-    inside_lo: int
-    inside_hi: int
-
-
-def _c_div(a: int, b: int) -> int:
-    """C++ integer division (truncates toward zero)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def window_axis(size: int, kernel: int, stride: int, dilation: int, padding: str) -> Axis:
-    """ComputeOutSize + ComputePaddingWithOffset (tensorflow/lite/kernels/padding.h)."""
-    if stride < 1 or dilation < 1:
-        raise UnsupportedOp(f"stride {stride} / dilation {dilation} must be at least 1")
-    effective = (kernel - 1) * dilation + 1
-    if padding == "SAME":
-        out = _c_div(size + stride - 1, stride)
-    elif padding == "VALID":
-        out = _c_div(size + stride - effective, stride)
-    else:
-        raise UnsupportedOp(f"padding {padding} is not supported")
-    if out < 1:
-        raise UnsupportedOp(f"the {kernel}-tap window (dilation {dilation}) does not fit the "
-                            f"input size {size} with {padding} padding: empty output")
-    pad = max((out - 1) * stride + effective - size, 0) // 2
-    inside = [o for o in range(out) if o * stride - pad >= 0
-              and o * stride - pad + effective <= size]
-    lo, hi = (inside[0], inside[-1] + 1) if inside else (0, 0)
-    return Axis(size, kernel, stride, dilation, out, pad, lo, hi)
-
-
-@dataclass(frozen=True)
-class Window:
-    batches: int
-    in_c: int
-    out_c: int
-    y: Axis
-    x: Axis
-
-    @property
-    def has_border(self) -> bool:
-        """Some window reaches outside the input."""
-        y, x = self.y, self.x
-        return (y.inside_lo, y.inside_hi, x.inside_lo, x.inside_hi) != (0, y.out, 0, x.out)
-
-    def args(self) -> list[int]:
-        """stride_h, stride_w, dil_h, dil_w, pad_h, pad_w."""
-        y, x = self.y, self.x
-        return [y.stride, x.stride, y.dilation, x.dilation, y.pad, x.pad]
-
-
-def window(graph: Graph, op: Op, k_h: int, k_w: int, out_c: int) -> Window:
-    """The geometry of a conv-like op; checks the output tensor has the shape TFLite computes."""
-    inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
-    if len(inp.shape) != 4:
-        raise UnsupportedOp(f"input has rank {len(inp.shape)}; [N, H, W, C] is required")
-    batches, in_h, in_w, in_c = inp.shape
-    a = op.attrs
-    padding = a.get("padding", "SAME")
-    y = window_axis(in_h, k_h, a.get("stride_h", 1), a.get("dilation_h", 1), padding)
-    x = window_axis(in_w, k_w, a.get("stride_w", 1), a.get("dilation_w", 1), padding)
-    expected = (batches, y.out, x.out, out_c)
-    if tuple(out.shape) != expected:
-        raise UnsupportedOp(f"output shape {list(out.shape)} differs from {list(expected)}, the "
-                            f"shape TFLite computes for this window: the model is inconsistent")
-    return Window(batches, in_c, out_c, y, x)
 
 
 def check_conv_like(graph: Graph, op: Op, channel_axis: int, out_c: int) -> None:
@@ -151,10 +71,6 @@ def _shape(graph: Graph, op: Op) -> tuple[int, int, int, int]:
 
 
 def check(graph: Graph, op: Op) -> None:
-    if f16.is_f16(graph, op):
-        return f16.check_conv2d(graph, op)
-    if f32.is_float(graph, op):
-        return f32.check_conv2d(graph, op)
     out_c, k_h, k_w, f_c = _shape(graph, op) if len(graph.t(op.inputs[1]).shape) == 4 \
         else (0, 0, 0, 0)
     check_conv_like(graph, op, 0, out_c)
@@ -181,23 +97,38 @@ def scratch_bytes(k_h: int, k_w: int, f_c: int) -> int:
     return 2 * k_h * k_w * f_c
 
 
-def lower(graph: Graph, op: Op, board: dict) -> Call:
-    if f16.is_f16(graph, op):
-        return f16.lower_conv2d(graph, op)
-    if f32.is_float(graph, op):
-        return f32.lower_conv2d(graph, op)
+def pointwise(graph: Graph, op: Op) -> bool:
+    """The shape predicate of the 1x1 kernels (``is_pointwise`` on the layer's window)."""
+    out_c, k_h, k_w, f_c = _shape(graph, op)
+    return is_pointwise(window(graph, op, k_h, k_w, out_c), k_h, k_w, f_c)
+
+
+def _head(graph: Graph, op: Op) -> tuple[list, dict]:
+    """input, weights, folded bias, output; the requantisation arguments and constants."""
+    out_c = _shape(graph, op)[0]
+    requant, consts = requant_args(graph, op, out_c)
+    consts["bias"] = bias_folded(graph, op, graph.t(op.inputs[1]).data.reshape(out_c, -1))
+    return [Buf(op.inputs[0]), Buf(op.inputs[1]), Const("bias"), Buf(op.outputs[0])], \
+        {"requant": requant, "consts": consts}
+
+
+def lower_1x1(graph: Graph, op: Op, board: dict) -> Call:
+    """Pointwise layers (``pointwise``): a matrix multiply straight from the input."""
     out_c, k_h, k_w, f_c = _shape(graph, op)
     win = window(graph, op, k_h, k_w, out_c)
-    w = graph.t(op.inputs[1]).data
-    requant, consts = requant_args(graph, op, out_c)
-    consts["bias"] = bias_folded(graph, op, w.reshape(out_c, -1))
-    head = [Buf(op.inputs[0]), Buf(op.inputs[1]), Const("bias"), Buf(op.outputs[0])]
-    if is_pointwise(win, k_h, k_w, f_c):
-        pixels = win.batches * win.y.out * win.x.out
-        return Call("conv2d_s8_1x1", "conv2d_s8", [*head, pixels, win.in_c, out_c, *requant],
-                    consts)
+    head, q = _head(graph, op)
+    pixels = win.batches * win.y.out * win.x.out
+    return Call("conv2d_s8_1x1", "conv2d_s8", [*head, pixels, win.in_c, out_c, *q["requant"]],
+                q["consts"])
+
+
+def lower(graph: Graph, op: Op, board: dict) -> Call:
+    """Any CONV_2D: windows copied into scratch two pixels at a time."""
+    out_c, k_h, k_w, f_c = _shape(graph, op)
+    win = window(graph, op, k_h, k_w, out_c)
+    head, q = _head(graph, op)
     shape = [win.batches, win.y.size, win.x.size, win.in_c, k_h, k_w, f_c, win.y.out, win.x.out,
              out_c]
     return Call("conv2d_s8", "conv2d_s8",
                 [*head, Scratch(), *shape, *win.args(), zero_point(graph.t(op.inputs[0])),
-                 *requant], consts, scratch_bytes=scratch_bytes(k_h, k_w, f_c))
+                 *q["requant"]], q["consts"], scratch_bytes=scratch_bytes(k_h, k_w, f_c))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const, Scratch
-from . import f16, f32
 from .common import zero_point
 from .conv2d import Window, bias_folded, check_conv_like, requant_args, window
 
@@ -23,10 +22,6 @@ def _shape(graph: Graph, op: Op) -> tuple[int, int, int]:
 
 
 def check(graph: Graph, op: Op) -> None:
-    if f16.is_f16(graph, op):
-        return f16.check_dwconv(graph, op)
-    if f32.is_float(graph, op):
-        return f32.check_dwconv(graph, op)
     w = graph.t(op.inputs[1])
     out_c = int(w.shape[3]) if len(w.shape) == 4 else 0
     check_conv_like(graph, op, 3, out_c)
@@ -54,11 +49,13 @@ def scratch_bytes(k_h: int, k_w: int, in_c: int) -> int:
     return k_h * k_w * in_c
 
 
-def lower(graph: Graph, op: Op, board: dict) -> Call:
-    if f16.is_f16(graph, op):
-        return f16.lower_dwconv(graph, op)
-    if f32.is_float(graph, op):
-        return f32.lower_dwconv(graph, op)
+def unrolled_3x3(graph: Graph, op: Op) -> bool:
+    """The shape predicate of dwconv_s8_3x3 (``is_3x3`` on the layer's window)."""
+    k_h, k_w, out_c = _shape(graph, op)
+    return is_3x3(window(graph, op, k_h, k_w, out_c), k_h, k_w)
+
+
+def _parts(graph: Graph, op: Op):
     k_h, k_w, out_c = _shape(graph, op)
     win = window(graph, op, k_h, k_w, out_c)
     w = graph.t(op.inputs[1]).data
@@ -71,10 +68,21 @@ def lower(graph: Graph, op: Op, board: dict) -> Call:
     y, x = win.y, win.x
     inside = [y.inside_lo, y.inside_hi, x.inside_lo, x.inside_hi]
     tail = [zero_point(graph.t(op.inputs[0])), *requant]
-    if is_3x3(win, k_h, k_w):
-        return Call("dwconv_s8_3x3", "dwconv_s8",
-                    [*head, win.batches, y.size, x.size, win.in_c, y.out, x.out, y.stride,
-                     x.stride, y.pad, x.pad, *inside, *tail], consts, scratch_bytes=scratch)
+    return win, head, inside, tail, consts, scratch
+
+
+def lower_3x3(graph: Graph, op: Op, board: dict) -> Call:
+    win, head, inside, tail, consts, scratch = _parts(graph, op)
+    y, x = win.y, win.x
+    return Call("dwconv_s8_3x3", "dwconv_s8",
+                [*head, win.batches, y.size, x.size, win.in_c, y.out, x.out, y.stride,
+                 x.stride, y.pad, x.pad, *inside, *tail], consts, scratch_bytes=scratch)
+
+
+def lower(graph: Graph, op: Op, board: dict) -> Call:
+    k_h, k_w, out_c = _shape(graph, op)
+    win, head, inside, tail, consts, scratch = _parts(graph, op)
+    y, x = win.y, win.x
     return Call("dwconv_s8", "dwconv_s8",
                 [*head, win.batches, y.size, x.size, win.in_c, k_h, k_w, out_c // win.in_c,
                  y.out, x.out, *win.args(), *inside, *tail], consts, scratch_bytes=scratch)

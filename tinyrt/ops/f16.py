@@ -20,6 +20,8 @@ from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const, f32
 from .f32 import ACT_RANGES
+from .add_sub import is_elementwise, layout, layout_consts
+from .geometry import pad_before, pool_params, window
 
 F16_MAX = float(np.finfo(np.float16).max)   # 65504
 # TFLite clamps float outputs to [-FLT_MAX, FLT_MAX] for NONE; in fp16 the same role is played
@@ -81,7 +83,6 @@ def check_conv2d(graph: Graph, op: Op) -> None:
 
 
 def lower_conv2d(graph: Graph, op: Op) -> Call:
-    from .conv2d import window
     out_c, k_h, k_w, f_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
     return Call("conv2d_f16", "conv2d_f16",
@@ -96,7 +97,6 @@ def check_dwconv(graph: Graph, op: Op) -> None:
 
 
 def lower_dwconv(graph: Graph, op: Op) -> Call:
-    from .conv2d import window
     _, k_h, k_w, out_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
     return Call("dwconv_f16", "dwconv_f16",
@@ -131,10 +131,9 @@ def check_pool(graph: Graph, op: Op) -> None:
 
 
 def lower_pool(graph: Graph, op: Op) -> Call:
-    from .pool2d import _params, pad_before
     n, h, w, c = graph.t(op.inputs[0]).shape
     _, out_h, out_w, _ = graph.t(op.outputs[0]).shape
-    fh, fw, sh, sw = _params(op)
+    fh, fw, sh, sw = pool_params(op)
     kernel = "maxpool2d_f16" if op.type == "MAX_POOL_2D" else "avgpool2d_f16"
     return Call(kernel, "pool2d_f16",
                 [Buf(op.inputs[0]), Buf(op.outputs[0]), n, h, w, c, out_h, out_w, fh, fw, sh, sw,
@@ -144,7 +143,6 @@ def lower_pool(graph: Graph, op: Op) -> Call:
 # --- ADD / SUB -----------------------------------------------------------------------------------
 
 def check_add(graph: Graph, op: Op) -> None:
-    from .add_sub import layout
     for role, t in (("input 1", op.inputs[0]), ("input 2", op.inputs[1]),
                     ("output", op.outputs[0])):
         _require_f16(graph, t, role)
@@ -153,7 +151,6 @@ def check_add(graph: Graph, op: Op) -> None:
 
 
 def lower_add(graph: Graph, op: Op) -> Call:
-    from .add_sub import is_elementwise, layout, layout_consts
     kind = "sub" if op.type == "SUB" else "add"
     dims, s1, s2 = layout(graph, op)
     head = [Buf(op.inputs[0]), Buf(op.inputs[1]), Buf(op.outputs[0])]

@@ -13,6 +13,8 @@ from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const, Scratch
 from .common import scale, zero_point
+from .add_sub import is_elementwise, layout, layout_consts
+from .geometry import out_size, pad_before, pool_params, window
 
 FLT_MAX = float(np.finfo(np.float32).max)
 # TFLite CalculateActivationRange for float (kNone: lowest .. max)
@@ -97,7 +99,6 @@ def check_weighted(graph: Graph, op: Op, out_c: int) -> None:
 
 def check_conv2d(graph: Graph, op: Op, weighted=check_weighted) -> None:
     """Shapes and groups; ``weighted`` checks the dtypes of the path (FP32 here, FP16 in f16.py)."""
-    from .conv2d import window
     w = graph.t(op.inputs[1])
     if len(w.shape) != 4:
         raise UnsupportedOp(f"weights have rank {len(w.shape)}; 4 is required")
@@ -110,7 +111,6 @@ def check_conv2d(graph: Graph, op: Op, weighted=check_weighted) -> None:
 
 
 def lower_conv2d(graph: Graph, op: Op) -> Call:
-    from .conv2d import window
     out_c, k_h, k_w, f_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
     s8_input = graph.t(op.inputs[0]).dtype == "int8"     # dequantised into scratch per pixel
@@ -123,7 +123,6 @@ def lower_conv2d(graph: Graph, op: Op) -> Call:
 
 
 def check_dwconv(graph: Graph, op: Op, weighted=check_weighted) -> None:
-    from .conv2d import window
     w = graph.t(op.inputs[1])
     if len(w.shape) != 4 or w.shape[0] != 1:
         raise UnsupportedOp(f"depthwise weights {list(w.shape)} must be [1, KH, KW, C * M]")
@@ -136,7 +135,6 @@ def check_dwconv(graph: Graph, op: Op, weighted=check_weighted) -> None:
 
 
 def lower_dwconv(graph: Graph, op: Op) -> Call:
-    from .conv2d import window
     _, k_h, k_w, out_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
     return Call("dwconv_f32", "dwconv_f32",
@@ -181,12 +179,11 @@ def _float_input(graph: Graph, op: Op) -> None:
 
 def check_pool(graph: Graph, op: Op, dtypes=_float_input) -> None:
     """Shapes; ``dtypes`` checks the input dtype and activation of the path."""
-    from .pool2d import _params, out_size
     dtypes(graph, op)
     inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
     if len(inp.shape) != 4:
         raise UnsupportedOp(f"input has rank {len(inp.shape)}; pooling takes [N, H, W, C]")
-    fh, fw, sh, sw = _params(op)
+    fh, fw, sh, sw = pool_params(op)
     if min(fh, fw, sh, sw) < 1:
         raise UnsupportedOp(f"filter {fh}x{fw} / stride {sh}x{sw} must be positive")
     padding = op.attrs.get("padding", "SAME")
@@ -198,10 +195,9 @@ def check_pool(graph: Graph, op: Op, dtypes=_float_input) -> None:
 
 
 def lower_pool(graph: Graph, op: Op) -> Call:
-    from .pool2d import _params, pad_before
     n, h, w, c = graph.t(op.inputs[0]).shape
     _, out_h, out_w, _ = graph.t(op.outputs[0]).shape
-    fh, fw, sh, sw = _params(op)
+    fh, fw, sh, sw = pool_params(op)
     kernel = "maxpool2d_f32" if op.type == "MAX_POOL_2D" else "avgpool2d_f32"
     return Call(kernel, "pool2d_f32",
                 [Buf(op.inputs[0]), Buf(op.outputs[0]), n, h, w, c, out_h, out_w, fh, fw, sh, sw,
@@ -211,7 +207,6 @@ def lower_pool(graph: Graph, op: Op) -> Call:
 # --- ADD / SUB -----------------------------------------------------------------------------------
 
 def check_add(graph: Graph, op: Op) -> None:
-    from .add_sub import layout
     for role, t in (("input 1", op.inputs[0]), ("input 2", op.inputs[1])):
         if graph.t(t).is_const:
             _require_const(graph, t, role)
@@ -222,7 +217,6 @@ def check_add(graph: Graph, op: Op) -> None:
 
 
 def lower_add(graph: Graph, op: Op) -> Call:
-    from .add_sub import is_elementwise, layout, layout_consts
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
     kind = "sub" if op.type == "SUB" else "add"
     dims, s1, s2 = layout(graph, op)

@@ -7,16 +7,11 @@ import numpy as np
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const
-from . import f16, f32
 from .common import (act_range, channel_multipliers, folded_bias, require_dtypes, require_quant,
                      zero_point)
 
 
 def check(graph: Graph, op: Op) -> None:
-    if f16.is_f16(graph, op):
-        return f16.check_fc(graph, op)
-    if f32.is_float(graph, op):
-        return f32.check_fc(graph, op)
     require_dtypes(graph, op, {"input": ("int8",), "weights": ("int8",), "bias": ("int32",),
                                "output": ("int8",)})
     require_quant(graph, op, op.inputs[0], op.inputs[1], op.outputs[0])
@@ -41,10 +36,6 @@ def macs(graph: Graph, op: Op) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
-    if f16.is_f16(graph, op):
-        return f16.lower_fc(graph, op)
-    if f32.is_float(graph, op):
-        return f32.lower_fc(graph, op)
     inp, w, out = graph.t(op.inputs[0]), graph.t(op.inputs[1]), graph.t(op.outputs[0])
     bias = graph.t(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
     batches, in_depth, out_depth = _dims(graph, op)

@@ -7,34 +7,13 @@ from __future__ import annotations
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call
-from . import f16, f32
+from .geometry import out_size, pad_before, pool_params
 from .common import act_range, require_dtypes, require_quant, scale, zero_point
 
 KERNELS = {"AVERAGE_POOL_2D": "avgpool2d_s8", "MAX_POOL_2D": "maxpool2d_s8"}
 
 
-def out_size(padding: str, in_size: int, filter_size: int, stride: int) -> int:
-    """TFLite's ComputeOutSize (dilation 1)."""
-    if padding == "SAME":
-        return (in_size + stride - 1) // stride
-    return (in_size + stride - filter_size) // stride
-
-
-def pad_before(in_size: int, filter_size: int, stride: int, out: int) -> int:
-    """TFLite's ComputePaddingWithOffset: the top/left padding; the odd pixel goes after."""
-    return max((out - 1) * stride + filter_size - in_size, 0) // 2
-
-
-def _params(op: Op) -> tuple[int, int, int, int]:
-    a = op.attrs
-    return a.get("filter_h", 1), a.get("filter_w", 1), a.get("stride_h", 1), a.get("stride_w", 1)
-
-
 def check(graph: Graph, op: Op) -> None:
-    if f16.is_f16(graph, op):
-        return f16.check_pool(graph, op)
-    if f32.is_float(graph, op):
-        return f32.check_pool(graph, op)
     require_dtypes(graph, op, {"input": ("int8",), "output": ("int8",)})
     require_quant(graph, op, op.inputs[0], op.outputs[0])
     inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
@@ -44,7 +23,7 @@ def check(graph: Graph, op: Op) -> None:
     if abs(scale(inp) - scale(out)) > 1e-6 or zero_point(inp) != zero_point(out):
         raise UnsupportedOp("input and output quantisation differ; TFLite's int8 pooling "
                             "requires them equal")
-    fh, fw, sh, sw = _params(op)
+    fh, fw, sh, sw = pool_params(op)
     if min(fh, fw, sh, sw) < 1:
         raise UnsupportedOp(f"filter {fh}x{fw} / stride {sh}x{sw} must be positive")
     if op.attrs.get("activation", "NONE") not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
@@ -62,13 +41,9 @@ def macs(graph: Graph, op: Op) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
-    if f16.is_f16(graph, op):
-        return f16.lower_pool(graph, op)
-    if f32.is_float(graph, op):
-        return f32.lower_pool(graph, op)
     n, h, w, c = graph.t(op.inputs[0]).shape
     _, out_h, out_w, _ = graph.t(op.outputs[0]).shape
-    fh, fw, sh, sw = _params(op)
+    fh, fw, sh, sw = pool_params(op)
     act_min, act_max = act_range(graph, op)
     return Call(KERNELS[op.type], "pool2d_s8",
                 [Buf(op.inputs[0]), Buf(op.outputs[0]), n, h, w, c, out_h, out_w, fh, fw, sh, sw,

@@ -13,7 +13,6 @@ from ..errors import UnsupportedOp
 from ..fixedpoint import quantize_multiplier
 from ..ir import Graph, Op
 from . import Buf, Call
-from . import f16, f32
 from .common import require_dtypes, require_quant, scale, zero_point
 
 INPLACE = True  # each row is read in full before it is written, element c before output c
@@ -23,10 +22,6 @@ OUTPUT_SCALE = np.float32(1.0 / 256)
 
 
 def check(graph: Graph, op: Op) -> None:
-    if f16.is_f16(graph, op):
-        return f16.check_softmax(graph, op)
-    if f32.is_float(graph, op):
-        return f32.check_softmax(graph, op)
     require_dtypes(graph, op, {"input": ("int8",), "output": ("int8",)})
     require_quant(graph, op, op.inputs[0], op.outputs[0])
     inp, out = graph.t(op.inputs[0]), graph.t(op.outputs[0])
@@ -76,10 +71,6 @@ def macs(graph: Graph, op: Op) -> int:
 
 
 def lower(graph: Graph, op: Op, board: dict) -> Call:
-    if f16.is_f16(graph, op):
-        return f16.lower_softmax(graph, op)
-    if f32.is_float(graph, op):
-        return f32.lower_softmax(graph, op)
     outer, depth = _dims(graph, op)
     multiplier, left_shift, diff_min = softmax_params(graph, op)
     return Call("softmax_s8", "softmax_s8",
