@@ -1,13 +1,14 @@
 /*
- * board_cmsdk.c: the QEMU Arm MPS2/MPS3 boards (mps2-an386, mps2-an500, mps3-an547).
+ * board_cmsdk.c: the QEMU Arm MPS2/MPS3 boards (mps2-an386, mps2-an500, mps2-an505, mps3-an547).
  *
  * Console: CMSDK APB UART at TR_CONSOLE_BASE (DATA +0x00, STATE +0x04, CTRL +0x08,
  * BAUDDIV +0x10). QEMU ignores the baud rate; a valid divider is written anyway.
  *
  * Counter, in emulated instructions (QEMU has no DWT cycle counter): under -icount shift=0 the
  * virtual clock advances 1 ns per executed instruction, so a timer tick is a fixed number of
- * instructions, counter.instructions_per_tick = NUM / DEN (40 for the 25 MHz mps2 timer, 31.25
- * for the 32 MHz an547 SysTick). The hardware count is extended to 64 bits (cortexm.h).
+ * instructions, counter.instructions_per_tick = NUM / DEN (40 for the 25 MHz an386/an500 timer,
+ * 50 for the 20 MHz an505 timer, 31.25 for the 32 MHz an547 SysTick). The hardware count is
+ * extended to 64 bits (cortexm.h).
  *   counter.kind = "cmsdk_timer": the 32-bit CMSDK timer at TR_COUNTER_BASE, counting down.
  *   counter.kind = "systick":     the 24-bit SysTick itself.
  */

@@ -7,12 +7,14 @@ import pytest
 from tinyrt.boards import board_files, budgets, load_board, region, validate
 from tinyrt.errors import TinyrtError
 
-PUBLIC_IDS = {"host", "qemu-m4", "qemu-m7", "qemu-m55", "nucleo-f746zg", "nucleo-l4r5zi",
-              "nrf52840dk", "rpi-pico"}
-
 
 def raw(board_id: str) -> dict:
     return tomllib.loads(board_files()[board_id].read_text())
+
+
+PUBLIC_IDS = {"host", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55", "nucleo-f746zg",
+              "nucleo-l4r5zi", "nrf52840dk", "rpi-pico"}
+QEMU_IDS = [b for b in sorted(board_files()) if raw(b)["kind"] == "qemu"]
 
 
 def test_every_public_board_id_has_a_file():
@@ -25,7 +27,11 @@ def test_every_board_file_validates_against_the_schema(board_id):
     assert board["id"] == board_id
 
 
-@pytest.mark.parametrize("board_id", ["qemu-m4", "qemu-m7", "qemu-m55"])
+def test_every_public_emulated_board_is_found():
+    assert {"qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"} <= set(QEMU_IDS)
+
+
+@pytest.mark.parametrize("board_id", QEMU_IDS)
 def test_emulated_boards_count_emulated_instructions(board_id):
     board = load_board(board_id)
     assert board["counter"]["unit"] == "emulated_instructions"
@@ -118,6 +124,18 @@ def test_board_id_must_match_its_file_name():
 def test_host_board_keeps_its_small_schema():
     board = load_board("host")
     assert board["kind"] == "host" and budgets(board) == {"flash": 0, "sram": 0}
+
+
+def test_the_emulated_m33_runs_from_the_secure_aliases_of_the_an505():
+    m33 = load_board("qemu-m33")
+    assert (m33["cpu"], m33["fpu"], m33["float_abi"]) == ("cortex-m33", "fpv5-sp-d16", "hard")
+    assert set(m33["features"]) == {"dsp", "fpu"} and m33["flash"]["machine"] == "mps2-an505"
+    # VTOR_S resets to 0x10000000 (SSRAM1, Secure alias): the vector table must be linked there
+    assert region(m33, "code")["origin"] == region(m33, "weights")["origin"] == 0x10000000
+    assert region(m33, "arena")["origin"] == 0x38000000  # SSRAM2+3, Secure alias
+    assert (m33["console"]["base"], m33["counter"]["base"]) == (0x50200000, 0x50000000)
+    assert m33["counter"]["tick_hz"] * m33["counter"]["instructions_per_tick"] == 1_000_000_000
+    assert budgets(m33) == {"flash": 4 << 20, "sram": 4 << 20}
 
 
 def test_region_returns_where_a_role_is_placed():

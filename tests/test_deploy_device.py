@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from builder import ModelBuilder
-from tinyrt.boards import load_board
+from tinyrt.boards import board_files, load_board
 from tinyrt.device import deploy_device
 from tinyrt.errors import TinyrtError
 from tinyrt.examples import write_example
 from tinyrt.writer import write_tflite
 
 pytestmark = pytest.mark.qemu
-QEMU_BOARDS = ["qemu-m4", "qemu-m7", "qemu-m55"]
+QEMU_BOARDS = [b for b in board_files() if load_board(b)["kind"] == "qemu"]
 
 
 def tinyrt(*args, env=None):

@@ -92,9 +92,10 @@ def test_systick_counter_survives_its_wraps(project, tmp_path):
     assert abs(count - 600_000_000) <= 64
 
 
-def test_fault_is_reported_on_the_console(project, tmp_path):
-    board = load_board("qemu-m4")
-    fw = firmware.build(project("qemu-m4"), board, out_dir=tmp_path,
+@pytest.mark.parametrize("board_id", QEMU_BOARDS)
+def test_fault_is_reported_on_the_console(project, tmp_path, board_id):
+    board = load_board(board_id)
+    fw = firmware.build(project(board_id), board, out_dir=tmp_path,
                         app_sources=[FIRMWARE_TESTS / "fault_main.c"])
     with qemu.start(board, fw.elf) as q, console(q) as s:
         s.sendall(b"x")

@@ -19,6 +19,7 @@ import time
 import weakref
 from pathlib import Path
 
+from .boards import board_files, load_board
 from .errors import TinyrtError
 
 QEMU = "qemu-system-arm"
@@ -44,8 +45,9 @@ def command(board: dict, elf: str | os.PathLike, port: int | str, qemu: str = QE
     """The qemu-system-arm command line that runs ``elf`` on ``board`` with the console on
     127.0.0.1:``port``."""
     if board["kind"] != "qemu":
+        emulated = [b for b in board_files() if load_board(b)["kind"] == "qemu"]
         raise TinyrtError(f"board '{board['id']}' is a {board['kind']} board, not an emulated one",
-                          ["emulated boards: qemu-m4, qemu-m7, qemu-m55 (`tinyrt boards`)"])
+                          [f"emulated boards: {', '.join(emulated)} (`tinyrt boards`)"])
     flash = board["flash"]
     return [qemu, "-machine", flash["machine"], *flash.get("args", []),
             "-nographic", "-monitor", "none", "-icount", "shift=0",
