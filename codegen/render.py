@@ -54,6 +54,7 @@ def c_ident(text: str, limit: int = 28) -> str:
     return ident or "t"
 
 
+_RUNTIME_INCLUDE = re.compile(r'#include "\.\./(tinyrt_\w+\.h)"')
 _PROTOTYPE = re.compile(r"TINYRT_KERNEL\s+[\w\s\*]*?\b(\w+)\s*\(([^)]*)\)", re.S)
 
 
@@ -168,10 +169,11 @@ def render(lowered, host_main: bool = True) -> dict[str, str]:
         "model_weights.h": env.get_template("model_weights.h.j2").render(ctx),
         "tinyrt_math.h": (data_dir("templates") / "runtime" / "tinyrt_math.h").read_text(),
     }
-    if any(h.endswith("_f16") for h in lowered.kernel_headers):
-        files["tinyrt_f16.h"] = (data_dir("templates") / "runtime" / "tinyrt_f16.h").read_text()
     for header in lowered.kernel_headers:
-        files[f"kernels/{header}.h"] = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
+        text = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
+        files[f"kernels/{header}.h"] = text
+        for runtime in _RUNTIME_INCLUDE.findall(text):   # tinyrt_f16.h, tinyrt_dsp.h, ...
+            files[runtime] = (data_dir("templates") / "runtime" / runtime).read_text()
     if host_main:
         files["main_host.c"] = env.get_template("main_host.c.j2").render(ctx)
     return files

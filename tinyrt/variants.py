@@ -12,31 +12,16 @@ modules keep shapes, MACs, checks and lowering; they never pick a dtype path the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 from .errors import UnsupportedOp
 from .ir import Graph, Op
-from .ops import (Call, add_sub, conv2d, depthwise_conv2d, f16, f32, fully_connected, op_module,
+from .kernels import Kernel, simd_kernels
+from .ops import (add_sub, conv2d, depthwise_conv2d, f16, f32, fully_connected, op_module,
                   pool2d, softmax)
 from .ops import SUPPORTED_OPS
 
 VARIANTS = ("portable", "dsp", "mve")
-
-
-def _always(graph: Graph, op: Op) -> bool:
-    return True
-
-
-@dataclass(frozen=True)
-class Kernel:
-    op: str                     # op type, e.g. "CONV_2D"
-    dtype: str                  # "s8", "f32", "f16" or "any"
-    variant: str                # "portable", "dsp" or "mve"
-    lower: Callable[[Graph, Op, dict], Call]
-    when: Callable[[Graph, Op], bool] = _always
-    features: tuple[str, ...] = ()
-    case: str = ""              # what the predicate selects, for people: "1x1", "3x3", ...
 
 
 def _f(check, lower):
@@ -44,8 +29,8 @@ def _f(check, lower):
     return check, (lambda graph, op, board: lower(graph, op))
 
 
-def _portable(op: str, dtype: str, lower, when=_always, case: str = "") -> Kernel:
-    return Kernel(op, dtype, "portable", lower, when, (), case)
+def _portable(op: str, dtype: str, lower, when=None, case: str = "") -> Kernel:
+    return Kernel(op, dtype, "portable", lower, *([when] if when else []), case=case)
 
 
 _FLOAT = {  # (op, dtype) -> (check, lower) of the FP32 and FP16 paths
@@ -81,7 +66,8 @@ FAMILIES: dict[tuple[str, str], Callable[[Graph, Op], None]] = {
 }
 
 KERNELS: list[Kernel] = [
-    # int8, most specialised first
+    *simd_kernels(),     # tinyrt/kernels/: Helium (mve) and Arm DSP (dsp) families
+    # portable int8, most specialised first
     _portable("CONV_2D", "s8", conv2d.lower_1x1, conv2d.pointwise, "1x1"),
     _portable("CONV_2D", "s8", conv2d.lower),
     _portable("DEPTHWISE_CONV_2D", "s8", depthwise_conv2d.lower_3x3,

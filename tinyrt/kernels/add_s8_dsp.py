@@ -1,0 +1,2 @@
+"""add_s8_dsp: not written yet."""
+KERNELS: list = []

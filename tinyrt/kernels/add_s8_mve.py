@@ -1,0 +1,2 @@
+"""add_s8_mve: not written yet."""
+KERNELS: list = []

@@ -1,0 +1,2 @@
+"""dwconv_s8_dsp: not written yet."""
+KERNELS: list = []

@@ -1,0 +1,2 @@
+"""dwconv_s8_mve: not written yet."""
+KERNELS: list = []

@@ -1,0 +1,2 @@
+"""fully_connected_s8_mve: not written yet."""
+KERNELS: list = []
