@@ -94,6 +94,27 @@ def test_a_qemu_board_cannot_claim_cycles():
         validate(board, "qemu-m7.toml")
 
 
+def test_a_board_cannot_claim_a_feature_its_core_lacks():
+    board = raw("qemu-m4")
+    board["features"] = ["dsp", "fpu", "mve"]
+    with pytest.raises(TinyrtError, match="'mve' is not available on a cortex-m4"):
+        validate(board, "qemu-m4.toml")
+
+
+def test_a_board_cannot_claim_dsp_on_a_cortex_m0plus():
+    board = raw("rpi-pico")
+    board["features"] = ["dsp"]
+    with pytest.raises(TinyrtError, match="'dsp' is not available on a cortex-m0plus"):
+        validate(board, "rpi-pico.toml")
+
+
+def test_an_unknown_core_is_an_error():
+    board = raw("qemu-m4")
+    board["cpu"] = "cortex-m9"
+    with pytest.raises(TinyrtError, match="cortex-m9"):
+        validate(board, "qemu-m4.toml")
+
+
 def test_fpu_and_float_abi_must_agree():
     board = raw("rpi-pico")
     board["float_abi"] = "hard"

@@ -20,6 +20,15 @@ KINDS = ("host", "qemu", "mcu")
 FEATURES = ("dsp", "fpu", "mve", "mve_fp")
 ROLES = ("code", "weights", "data", "arena", "stack")
 UNITS = {"qemu": "emulated_instructions", "mcu": "cycles"}
+# What each core can have: a board's features must be a subset of its CPU's (a board claiming
+# "mve" on a Cortex-M4 would build kernels the core cannot run). "fpu" is further tied to the
+# board's fpu key below.
+CPU_FEATURES = {
+    "cortex-m0": (), "cortex-m0plus": (), "cortex-m3": (),
+    "cortex-m4": ("dsp", "fpu"), "cortex-m7": ("dsp", "fpu"),
+    "cortex-m23": (), "cortex-m33": ("dsp", "fpu"), "cortex-m35p": ("dsp", "fpu"),
+    "cortex-m55": ("dsp", "fpu", "mve", "mve_fp"), "cortex-m85": ("dsp", "fpu", "mve", "mve_fp"),
+}
 FLASH_METHODS = {"qemu": ("machine",), "pyocd": ("target",), "openocd": ("config",),
                  "uf2": ("family_id",)}
 
@@ -164,6 +173,7 @@ def _check_device(board: dict, where: str) -> None:
                           f"not {unit}")
     if board["kind"] == "qemu" and "instructions_per_tick" not in board["counter"]:
         raise TinyrtError(f"{where}: a qemu board needs counter.instructions_per_tick")
+    _check_cpu_features(board, where)
     has_fpu = board["fpu"] != "none"
     if has_fpu != ("fpu" in board["features"]) or (not has_fpu and board["float_abi"] != "soft"):
         raise TinyrtError(f"{where}: fpu = '{board['fpu']}', float_abi = '{board['float_abi']}' "
@@ -181,6 +191,18 @@ def _check_device(board: dict, where: str) -> None:
             raise TinyrtError(f"{where}: flash method '{method}' needs flash.{key}")
     if (method == "qemu") != (board["kind"] == "qemu"):
         raise TinyrtError(f"{where}: flash method 'qemu' is for (and only for) kind 'qemu'")
+
+
+def _check_cpu_features(board: dict, where: str) -> None:
+    cpu = board["cpu"]
+    if cpu not in CPU_FEATURES:
+        raise TinyrtError(f"{where}: cpu '{cpu}' is not a core tinyrt targets",
+                          [f"known cores: {', '.join(CPU_FEATURES)}"])
+    extra = [f for f in board["features"] if f not in CPU_FEATURES[cpu]]
+    if extra:
+        have = ", ".join(CPU_FEATURES[cpu]) or "none of them"
+        raise TinyrtError(f"{where}: feature '{extra[0]}' is not available on a {cpu} "
+                          f"(it has {have})", ["remove it from features"])
 
 
 def region(board: dict, role: str) -> dict:
