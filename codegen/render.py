@@ -111,7 +111,7 @@ def context(lowered) -> dict:
         desc = (f"{layer.op_type} '{layer.name[:80]}': "
                 f"{', '.join(_tensor_desc(g, t) for t in layer.inputs if t >= 0)}"
                 f" -> {', '.join(_tensor_desc(g, t) for t in layer.outputs)}")
-        entry = {"n": n, "comment": desc, "kernel": None, "args": []}
+        entry = {"n": n, "comment": desc, "kernel": None, "args": [], "variant": layer.variant}
         if layer.call is not None:
             names = {}
             for cname, arr in layer.call.consts.items():

@@ -44,3 +44,19 @@ def test_bench_fp16_puts_fp16_and_fp32_compute_beside_int8_on_the_m55(shared_mod
     assert f16["instructions"] < f32["instructions"]
     assert int8["bit_exact_runs"] == 1
     assert "FP16 models on qemu-m55" in proc.stdout
+
+
+@pytest.mark.qemu
+def test_bench_latency_puts_instructions_and_macs_per_instruction_beside_tflm(shared_models, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tinyrt", "bench", "latency", "--board", "qemu-m4",
+                           "--models", "ad01", "--runs", "1", "--shared", str(shared_models.parent),
+                           "--json", str(tmp_path / "l.json")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "l.json").read_text())
+    [row] = report["rows"]
+    assert row["model"] == "ad01_int8" and row["bit_exact"] and row["unit"] == "emulated_instructions"
+    assert row["macs_per_instruction"] == round(row["macs"] / row["instructions"], 3)
+    assert row["ratio_vs_tflm_cmsis"] == round(row["instructions"] / row["tflm_cmsis_instructions"], 3)
+    assert report["summary"]["geomean_ratio_vs_tflm_cmsis"] == row["ratio_vs_tflm_cmsis"]
+    assert "geometric mean" in proc.stdout and "MACs/instr" in proc.stdout

@@ -39,6 +39,10 @@ def test_example_model_is_bit_exact_and_measured_on_each_emulated_board(board, t
     assert r["flash_bytes"] > r["weights_bytes"]
     assert [layer["op"] for layer in r["layers"]][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
     assert sum(layer["cycles"] for layer in r["layers"]) <= lat["cycles_median"]
+    assert abs(sum(layer["share"] for layer in r["layers"]) - 1) < 1e-3
+    conv = r["layers"][0]
+    assert conv["kernel"].startswith("conv2d_s8") and conv["variant"] in ("portable", "dsp", "mve")
+    assert conv["macs_per_cycle"] == round(conv["macs"] / conv["cycles"], 3)
 
 
 @pytest.mark.parametrize("board", QEMU_BOARDS)

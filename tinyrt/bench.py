@@ -6,6 +6,7 @@ same emulated boards). Nothing here is asserted; it is measured and printed.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def bench_memory(shared: Path, board_id: str = "qemu-m4") -> list[dict]:
 
 
 def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
-                  progress: bool = True) -> list[dict]:
+                  progress: bool = True, models: list[str] | None = None) -> list[dict]:
     """Deploy every int8 model on ``board_id`` and put the measured figures beside TFLM's
     (CMSIS-NN and reference kernels) on the same emulated board."""
     from .device import deploy_device
@@ -76,6 +77,8 @@ def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
     base = baselines(shared)
     rows = []
     for path in int8_models(shared):
+        if models and path.stem.removesuffix("_int8") not in models and path.stem not in models:
+            continue
         row = {"model": path.stem, "board": board_id}
         try:
             r = deploy_device(str(path), board, runs=runs, quiet=not progress)
@@ -85,10 +88,14 @@ def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
                        peak_sram_bytes=r["memory"]["peak_sram_bytes"], flash_bytes=r["flash_bytes"])
         except TinyrtError as e:
             row["error"] = e.message.splitlines()[0]
+        if row.get("instructions"):
+            row["macs_per_instruction"] = round(row["macs"] / row["instructions"], 3)
         for stack, key in (("tflm+cmsis-nn", "cmsis"), ("tflm-reference", "ref")):
             b = baseline(base, path.stem, board_id, stack)
             if b:
                 row[f"tflm_{key}_instructions"] = b["emulated_instructions_per_inference"]
+                row[f"tflm_{key}_macs_per_instruction"] = round(
+                    b["macs"] / b["emulated_instructions_per_inference"], 3)
                 row[f"tflm_{key}_peak_sram_bytes"] = b["arena_bytes"] + b["stack_bytes"]
                 row[f"tflm_{key}_flash_bytes"] = b["flash_bytes"]
                 if "instructions" in row:
@@ -96,6 +103,22 @@ def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
                                                         b["emulated_instructions_per_inference"], 3)
         rows.append(row)
     return rows
+
+
+def geomean(values: list[float]) -> float | None:
+    values = [v for v in values if v]
+    return round(math.exp(sum(math.log(v) for v in values) / len(values)), 3) if values else None
+
+
+def latency_summary(rows: list[dict]) -> dict:
+    """The geometric mean and the largest of each ratio over the models that ran."""
+    out = {"models": sum(1 for r in rows if r.get("instructions")),
+           "all_bit_exact": all(r.get("bit_exact") for r in rows)}
+    for key in ("cmsis", "ref"):
+        ratios = [r[f"ratio_vs_tflm_{key}"] for r in rows if r.get(f"ratio_vs_tflm_{key}")]
+        out[f"geomean_ratio_vs_tflm_{key}"] = geomean(ratios)
+        out[f"max_ratio_vs_tflm_{key}"] = max(ratios, default=None)
+    return out
 
 
 def bench_fp16(shared: Path, board_id: str = "qemu-m55", runs: int = 3,

@@ -133,8 +133,21 @@ def _measure(lowered, model_path, board, port, runs, seed, inputs_path, profile,
                "per_run": counts}
     measured = {**summary(results), "latency": latency, "stack_used": stats.stack_used}
     if layer_counts is not None:
-        measured["layers"] = [
-            {"index": n, "name": layer.name, "op": layer.op_type,
-             "output_shape": list(graph.t(layer.outputs[0]).shape), "macs": layer.macs,
-             "cycles": layer_counts[n]} for n, layer in enumerate(lowered.layers)]
+        measured["layers"] = profile_rows(lowered, layer_counts)
     return measured
+
+
+def profile_rows(lowered, layer_counts: list[int]) -> list[dict]:
+    """Per layer: what ran (op, kernel, variant), its MACs and count, MACs per counted unit and
+    its share of the whole inference."""
+    total = max(sum(layer_counts), 1)
+    rows = []
+    for n, layer in enumerate(lowered.layers):
+        count = layer_counts[n]
+        rows.append({"index": n, "name": layer.name, "op": layer.op_type,
+                     "output_shape": list(lowered.graph.t(layer.outputs[0]).shape),
+                     "kernel": layer.kernel or "alias", "variant": layer.variant,
+                     "macs": layer.macs, "cycles": count,
+                     "macs_per_cycle": round(layer.macs / count, 3) if count else None,
+                     "share": round(count / total, 4)})
+    return rows

@@ -16,7 +16,7 @@ def register(sub) -> None:
                         "FP16 models with FP16 and FP32 compute beside int8 on --board "
                         "(qemu-m55 computes FP16 with MVE)")
     p.add_argument("--models", metavar="NAMES",
-                   help="mixed, fp16: comma-separated model names (default: every float model)")
+                   help="latency, mixed, fp16: comma-separated model names (default: every model)")
     p.add_argument("--top-k", type=int, default=3,
                    help="mixed: keep up to K layers in FP16 (default 3)")
     p.add_argument("--search", choices=("both", "greedy", "rank"), default="both",
@@ -42,19 +42,25 @@ def _memory(args, shared):
 
 
 def _latency(args, shared):
-    rows = bench.bench_latency(shared, args.board, args.runs)
-    print(table(["model", "bit-exact", "tinyrt instr", "TFLM+CMSIS-NN", "ratio", "TFLM ref",
-                 "ratio", "peak SRAM B", "TFLM SRAM B", "flash B", "TFLM flash B", "note"],
-                [[r["model"], r.get("bit_exact"), r.get("instructions"),
-                  r.get("tflm_cmsis_instructions"), r.get("ratio_vs_tflm_cmsis"),
-                  r.get("tflm_ref_instructions"), r.get("ratio_vs_tflm_ref"),
-                  r.get("peak_sram_bytes"), r.get("tflm_cmsis_peak_sram_bytes"),
-                  r.get("flash_bytes"), r.get("tflm_cmsis_flash_bytes"), r.get("error", "")]
-                 for r in rows],
+    models = args.models.split(",") if args.models else None
+    rows = bench.bench_latency(shared, args.board, args.runs, models=models)
+    summary = bench.latency_summary(rows)
+    mpi = lambda v: f"{v:.2f}" if v else None
+    body = [[r["model"], r.get("bit_exact"), r.get("instructions"), mpi(r.get("macs_per_instruction")),
+             r.get("tflm_cmsis_instructions"), mpi(r.get("tflm_cmsis_macs_per_instruction")),
+             r.get("ratio_vs_tflm_cmsis"), r.get("tflm_ref_instructions"), r.get("ratio_vs_tflm_ref"),
+             r.get("peak_sram_bytes"), r.get("tflm_cmsis_peak_sram_bytes"), r.get("flash_bytes"),
+             r.get("tflm_cmsis_flash_bytes"), r.get("error", "")] for r in rows]
+    body.append(["geometric mean", summary["all_bit_exact"], None, None, None, None,
+                 summary["geomean_ratio_vs_tflm_cmsis"], None, summary["geomean_ratio_vs_tflm_ref"],
+                 None, None, None, None, ""])
+    print(table(["model", "bit-exact", "tinyrt instr", "MACs/instr", "TFLM+CMSIS-NN",
+                 "MACs/instr", "ratio", "TFLM ref", "ratio", "peak SRAM B", "TFLM SRAM B",
+                 "flash B", "TFLM flash B", "note"], body,
                 title=f"emulated instructions per inference on {args.board} (QEMU -icount "
-                      "shift=0, median); ratio = tinyrt / TFLM, lower is better; "
-                      "SRAM = arena + stack (+ tinyrt's static RAM)"))
-    return rows
+                      "shift=0, median; instructions, not cycles); ratio = tinyrt / TFLM, lower "
+                      "is better; SRAM = arena + stack (+ tinyrt's static RAM)"))
+    return {"rows": rows, "summary": summary}
 
 
 def _quant(args, shared):
@@ -97,5 +103,6 @@ def run(args) -> int:
     shared = bench.shared_dir(args.shared)
     rows = {"memory": _memory, "latency": _latency, "quant": _quant,
             "mixed": _mixed, "fp16": _fp16}[args.what](args, shared)
-    write_json(args.json, {"benchmark": args.what, "board": args.board, "rows": rows})
+    extra = rows if isinstance(rows, dict) else {"rows": rows}
+    write_json(args.json, {"benchmark": args.what, "board": args.board, **extra})
     return 0

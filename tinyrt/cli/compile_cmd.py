@@ -28,6 +28,15 @@ def run(args) -> int:
     total = sum(len(t) for t in files.values())
     print(f"wrote {len(files)} files ({total:,} bytes of C) to {Path(out)}")
     print(f"arena {lowered.plan.arena_bytes:,} B, weights {lowered.weights_bytes():,} B, "
-          f"{len(lowered.layers)} layers, compute {lowered.compute}, "
-          f"kernels: {', '.join(lowered.kernel_headers)}")
+          f"{len(lowered.layers)} layers, compute {lowered.compute}")
+    print(kernel_summary(lowered))
     return 0
+
+
+def kernel_summary(lowered) -> str:
+    """One line per kernel that runs: how many layers use it and its variant."""
+    used: dict[tuple[str, str], int] = {}
+    for layer in lowered.layers:
+        if layer.kernel:
+            used[(layer.kernel, layer.variant)] = used.get((layer.kernel, layer.variant), 0) + 1
+    return "kernels:\n" + "\n".join(f"  {k:<34} {v:<9} x{n}" for (k, v), n in used.items())

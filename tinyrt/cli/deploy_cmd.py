@@ -48,11 +48,17 @@ def format_report(r: dict) -> str:
     rows.append(["ops", ", ".join(f"{k} x{v}" for k, v in sorted(r["ops"].items()))])
     text = table(["", r["model"]], rows)
     if r.get("layers"):
-        text += "\n\n" + table(["#", "op", "output", "MACs", lat["unit"] if lat else "count"],
-                               [[l["index"], l["op"], "x".join(map(str, l["output_shape"])),
-                                 l["macs"], l["cycles"]] for l in r["layers"]],
-                               title="per layer")
+        text += "\n\n" + format_profile(r["layers"], lat["unit"] if lat else "count")
     return text
+
+
+def format_profile(layers: list[dict], unit: str) -> str:
+    per = "MACs/instr" if unit == "emulated_instructions" else f"MACs/{unit.rstrip('s')}"
+    rows = [[l["index"], l["op"], l["kernel"], l["variant"], "x".join(map(str, l["output_shape"])),
+             l["macs"], l["cycles"], "" if l["macs_per_cycle"] is None or not l["macs"]
+             else f"{l['macs_per_cycle']:.2f}", f"{100 * l['share']:.1f}%"] for l in layers]
+    return table(["#", "op", "kernel", "variant", "output", "MACs", unit, per, "share"], rows,
+                 title="per layer")
 
 
 def run(args) -> int:

@@ -28,7 +28,7 @@ def plan_report(lowered) -> dict:
         steps.append({"step": s, "op": layer.op_type, "name": layer.name,
                       "output_shape": list(g.t(out).shape), "output_bytes": g.t(out).nbytes,
                       "offset": plan.tensor_offset(out), "live_bytes": plan.live_bytes[s],
-                      "kernel": layer.call.kernel if layer.call else "alias"})
+                      "kernel": layer.kernel or "alias", "variant": layer.variant})
     return {"model": g.name, "board": lowered.board["id"], "strategy": plan.strategy,
             "arena_bytes": plan.arena_bytes, "peak_live_bytes": plan.peak_live_bytes,
             "layer_lower_bound_bytes": planner.layer_lower_bound(g),
@@ -40,10 +40,10 @@ def plan_report(lowered) -> dict:
 
 def format_plan(report: dict) -> str:
     peak = max(report["peak_live_bytes"], 1)
-    rows = [[s["step"], s["op"], s["kernel"], "x".join(map(str, s["output_shape"])),
+    rows = [[s["step"], s["op"], s["kernel"], s["variant"], "x".join(map(str, s["output_shape"])),
              s["output_bytes"], s["offset"], s["live_bytes"], "#" * round(24 * s["live_bytes"] / peak)]
             for s in report["steps"]]
-    body = table(["#", "op", "kernel", "output", "bytes", "offset", "live bytes", "live / peak"], rows,
+    body = table(["#", "op", "kernel", "variant", "output", "bytes", "offset", "live bytes", "live / peak"], rows,
                  title=f"memory plan of {report['model']} for {report['board']} "
                        f"({report['strategy']} packing, {report['alignment']}-byte aligned)")
     return (f"{body}\n\narena {report['arena_bytes']:,} B   peak live {report['peak_live_bytes']:,} B"
