@@ -65,6 +65,25 @@ FAMILIES: dict[tuple[str, str], Callable[[Graph, Op], None]] = {
     **{(op, "any"): op_module(op).check for op in SUPPORTED_OPS if op not in _INT8},
 }
 
+def _f16_full_depth(graph: Graph, op: Op) -> bool:
+    """The weights' last axis spans the input channels: a conv of one group, a depthwise conv
+    of multiplier 1."""
+    return int(graph.t(op.inputs[1]).shape[-1]) == int(graph.t(op.inputs[0]).shape[-1])
+
+
+def _f16_elementwise(graph: Graph, op: Op) -> bool:
+    return add_sub.is_elementwise(*add_sub.layout(graph, op))
+
+
+# The FP16 family's Helium code sits inside its headers (templates/kernels/*_f16.h, compiled in
+# where the core has MVE: TINYRT_F16_MVE); these rows record where it runs, with the predicates
+# of the headers' own choice, so the profile names the variant that really computes.
+_F16_MVE = [
+    ("CONV_2D", _f16_full_depth, "groups=1"), ("DEPTHWISE_CONV_2D", _f16_full_depth, "mult=1"),
+    ("FULLY_CONNECTED", None, ""), ("AVERAGE_POOL_2D", None, ""), ("MAX_POOL_2D", None, ""),
+    ("ADD", _f16_elementwise, "elementwise"), ("SUB", _f16_elementwise, "elementwise"),
+]
+
 KERNELS: list[Kernel] = [
     *simd_kernels(),     # tinyrt/kernels/: Helium (mve) and Arm DSP (dsp) families
     # portable int8, most specialised first
@@ -75,6 +94,8 @@ KERNELS: list[Kernel] = [
     _portable("DEPTHWISE_CONV_2D", "s8", depthwise_conv2d.lower),
     *[_portable(op, "s8", mod.lower) for op, mod in _INT8.items()
       if op not in ("CONV_2D", "DEPTHWISE_CONV_2D")],
+    *[Kernel(op, "f16", "mve", _FLOAT[(op, "f16")][1], *([when] if when else []),
+             features=("mve_fp",), case=case) for op, when, case in _F16_MVE],
     # FP32 and FP16 paths
     *[_portable(op, dtype, lower) for (op, dtype), (_, lower) in _FLOAT.items()],
     # every other op: one portable kernel family for the dtypes its module accepts

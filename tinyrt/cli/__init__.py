@@ -16,7 +16,8 @@ import traceback
 from ..errors import TinyrtError
 from . import common
 
-COMMANDS = ["compile", "plan", "deploy", "build", "flash", "monitor", "boards", "bench", "demo", "quantize"]
+COMMANDS = ["compile", "plan", "deploy", "build", "flash", "monitor", "boards", "kernels", "bench", "demo",
+            "quantize"]
 
 
 def parser() -> argparse.ArgumentParser:
