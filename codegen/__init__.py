@@ -110,11 +110,13 @@ def compute_of(graph: Graph) -> str:
 
 
 def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "auto",
-          kernels: tuple[str, ...] = variants.VARIANTS) -> Lowered:
+          kernels: tuple[str, ...] | None = None) -> Lowered:
     """``compute``: "auto" (FP16 compute for FP16 models on boards with the ``mve_fp`` feature),
     "fp16" (force it: portable _Float16 C where there is no MVE) or "fp32" (docs/fp16.md).
     ``kernels``: the variants allowed (default: the best the board's features permit; pass
-    ``("portable",)`` for the portable kernels only)."""
+    ``("portable",)`` for the portable kernels only; a board dict may carry the same choice as
+    ``board["kernels"]``, which the CLI's ``--kernels`` sets)."""
+    kernels = tuple(kernels or board.get("kernels") or variants.VARIANTS)
     unknown = [k for k in kernels if k not in variants.VARIANTS]
     if unknown or not kernels:
         raise TinyrtError(f"unknown kernel variant '{(unknown or [''])[0]}'",

@@ -98,3 +98,20 @@ def test_kernels_command_lists_the_table_and_what_a_board_may_use():
     assert len(rows) == len(variants.KERNELS)
     assert all(r["usable"] == ("mve" not in r["features"] and "mve_fp" not in r["features"])
                for r in rows)
+
+
+def test_plan_kernels_portable_forces_the_portable_variant(tmp_path):
+    from tinyrt.writer import write_tflite
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(write_tflite(conv_model(kernel=(1, 1))))
+    import json
+    out = {}
+    for choice in ("auto", "portable"):
+        proc = subprocess.run([sys.executable, "-m", "tinyrt", "plan", str(model), "--board",
+                               "qemu-m4", "--kernels", choice, "--json", "-"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        out[choice] = json.loads(proc.stdout)["steps"][0]["variant"]
+    assert out["portable"] == "portable"
+    assert out["auto"] == variants.resolve(conv_model(kernel=(1, 1)), conv_model(kernel=(1, 1)).ops[0],
+                                           load_board("qemu-m4")).variant

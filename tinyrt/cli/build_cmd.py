@@ -5,13 +5,15 @@ from ..boards import load_board
 from ..device import build_firmware, prepare
 from ..progress import step
 from ..table import table
-from .common import add_board, add_compute, add_json, add_model, add_quiet, write_json
+from .common import (add_board, add_compute, add_json, add_kernels, add_model,
+                     add_quiet, with_kernels, write_json)
 
 
 def register(sub) -> None:
     p = sub.add_parser("build", help="generate a model and build firmware for a board")
     add_model(p)
     add_board(p)
+    add_kernels(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="project directory")
     p.add_argument("--profile", action="store_true", help="build with per-layer timing")
     add_compute(p)
@@ -21,7 +23,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    board = load_board(args.board)
+    board = with_kernels(load_board(args.board), args)
     lowered, project = prepare(args.model, board, args.output, args.compute)
     step(f"building {lowered.graph.name} for {board['id']}", not args.quiet)
     if board["kind"] == "host":

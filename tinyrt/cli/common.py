@@ -24,6 +24,19 @@ def add_compute(p) -> None:
                         "models on boards with the mve_fp feature, e.g. qemu-m55; docs/fp16.md)")
 
 
+def add_kernels(p) -> None:
+    p.add_argument("--kernels", choices=("auto", "portable"), default="auto",
+                   help="auto (default): the fastest kernel variant the board's features allow "
+                        "(dsp, mve); portable: the portable C kernels only, e.g. to compare")
+
+
+def with_kernels(board: dict, args) -> dict:
+    """The board with the --kernels choice attached (codegen.lower reads board["kernels"])."""
+    if getattr(args, "kernels", "auto") == "portable":
+        return {**board, "kernels": ("portable",)}
+    return board
+
+
 def add_json(p) -> None:
     p.add_argument("--json", metavar="FILE", help="also write a machine-readable report ('-' for stdout)")
 

@@ -8,20 +8,21 @@ import codegen
 from ..boards import load_board
 from ..frontend import read_tflite
 from ..host import write_project
-from .common import add_board, add_compute, add_model
+from .common import add_board, add_compute, add_kernels, add_model, with_kernels
 
 
 def register(sub) -> None:
     p = sub.add_parser("compile", help="generate the C library for a model")
     add_model(p)
     add_board(p)
+    add_kernels(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write into")
     add_compute(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    board = load_board(args.board)
+    board = with_kernels(load_board(args.board), args)
     lowered = codegen.lower(read_tflite(args.model), board, compute=args.compute)
     files = codegen.render(lowered, host_main=board["kind"] == "host")
     out = write_project(files, args.output)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from ..boards import load_board
 from ..deploy import deploy_host
 from ..table import table
-from .common import add_board, add_compute, add_json, add_model, add_quiet, write_json
+from .common import (add_board, add_compute, add_json, add_kernels, add_model,
+                     add_quiet, with_kernels, write_json)
 
 
 def register(sub) -> None:
     p = sub.add_parser("deploy", help="build, run and verify a model on a board")
     add_model(p)
     add_board(p)
+    add_kernels(p)
     p.add_argument("--runs", type=int, default=10, help="number of inputs to check (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--inputs", metavar="NPY", help=".npy/.npz of real inputs instead of random ones")
@@ -62,7 +64,7 @@ def format_profile(layers: list[dict], unit: str) -> str:
 
 
 def run(args) -> int:
-    board = load_board(args.board)
+    board = with_kernels(load_board(args.board), args)
     if board["kind"] == "host":
         report = deploy_host(args.model, board, runs=args.runs, seed=args.seed,
                              inputs_path=args.inputs, work_dir=args.work_dir, quiet=args.quiet,

@@ -7,13 +7,14 @@ from .. import planner
 from ..boards import load_board
 from ..frontend import read_tflite
 from ..table import table
-from .common import add_board, add_json, add_model, write_json
+from .common import add_board, add_json, add_kernels, add_model, with_kernels, write_json
 
 
 def register(sub) -> None:
     p = sub.add_parser("plan", help="show the memory plan of a model")
     add_model(p)
     add_board(p)
+    add_kernels(p)
     p.add_argument("--strategy", choices=sorted(planner.PACKERS), default="greedy",
                    help="arena packing (default: greedy)")
     add_json(p)
@@ -51,7 +52,7 @@ def format_plan(report: dict) -> str:
 
 
 def run(args) -> int:
-    board = load_board(args.board)
+    board = with_kernels(load_board(args.board), args)
     lowered = codegen.lower(read_tflite(args.model), board, strategy=args.strategy)
     report = plan_report(lowered)
     print(format_plan(report))
