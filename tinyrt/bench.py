@@ -69,11 +69,15 @@ def bench_memory(shared: Path, board_id: str = "qemu-m4") -> list[dict]:
 
 
 def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
-                  progress: bool = True, models: list[str] | None = None) -> list[dict]:
+                  progress: bool = True, models: list[str] | None = None,
+                  kernels: tuple[str, ...] | None = None) -> list[dict]:
     """Deploy every int8 model on ``board_id`` and put the measured figures beside TFLM's
-    (CMSIS-NN and reference kernels) on the same emulated board."""
+    (CMSIS-NN and reference kernels) on the same emulated board. ``kernels``: the variants
+    allowed (default: the best the board permits)."""
     from .device import deploy_device
     board = load_board(board_id)
+    if kernels:
+        board["kernels"] = tuple(kernels)
     base = baselines(shared)
     rows = []
     for path in int8_models(shared):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import bench
 from ..table import table
-from .common import add_json, write_json
+from .common import add_json, add_kernels, write_json
 
 
 def register(sub) -> None:
@@ -23,6 +23,7 @@ def register(sub) -> None:
                    help="mixed: how the FP16 layers are chosen (as `tinyrt quantize --search`; "
                         "default both)")
     p.add_argument("--board", default="qemu-m4", help="board to measure on / compare with")
+    add_kernels(p)
     p.add_argument("--runs", type=int, default=3, help="inferences per model (latency)")
     p.add_argument("--shared", metavar="DIR", help="the shared folder (default ../shared)")
     add_json(p)
@@ -43,7 +44,8 @@ def _memory(args, shared):
 
 def _latency(args, shared):
     models = args.models.split(",") if args.models else None
-    rows = bench.bench_latency(shared, args.board, args.runs, models=models)
+    kernels = ("portable",) if args.kernels == "portable" else None
+    rows = bench.bench_latency(shared, args.board, args.runs, models=models, kernels=kernels)
     summary = bench.latency_summary(rows)
     mpi = lambda v: f"{v:.2f}" if v else None
     body = [[r["model"], r.get("bit_exact"), r.get("instructions"), mpi(r.get("macs_per_instruction")),
@@ -57,7 +59,8 @@ def _latency(args, shared):
     print(table(["model", "bit-exact", "tinyrt instr", "MACs/instr", "TFLM+CMSIS-NN",
                  "MACs/instr", "ratio", "TFLM ref", "ratio", "peak SRAM B", "TFLM SRAM B",
                  "flash B", "TFLM flash B", "note"], body,
-                title=f"emulated instructions per inference on {args.board} (QEMU -icount "
+                title=f"emulated instructions per inference on {args.board}, {args.kernels} "
+                      "kernels (QEMU -icount "
                       "shift=0, median; instructions, not cycles); ratio = tinyrt / TFLM, lower "
                       "is better; SRAM = arena + stack (+ tinyrt's static RAM)"))
     return {"rows": rows, "summary": summary}
