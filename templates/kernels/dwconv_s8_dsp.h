@@ -8,7 +8,8 @@
  * params  int32 words written by the generator (tinyrt/kernels/dwconv_s8_dsp.py), one stream
  *         read with one pointer. Per group of 4 channels c .. c+3 (DWCONV_S8_DSP_GROUP_WORDS):
  *           bias[4]; per tap (ky * k_w + kx): (w[c], w[c+2]), (w[c+1], w[c+3]) as int16 pairs,
- *           low half first; rq_mult[4]; rq_shift[4]; rq_add[4].
+ *           low half first; (rq_mult, rq_add) of each of the 4 channels (one LDRD each);
+ *           rq_shift[4].
  *         Then per last channel (channels % 4 of them, DWCONV_S8_DSP_TAIL_WORDS):
  *           bias; w[tap] for each tap; rq_mult; rq_shift; rq_add.
  *         The pairs match SXTB16 / SXTB16-ROR8 of the input word, so each product is one SMLABB
@@ -55,6 +56,35 @@ static inline __attribute__((always_inline)) uint32_t tr_sxtb16_ror8(uint32_t x)
  * `acc + hi(a) * hi(b)` into SMLATT (and the host compiler into plain multiplies). */
 #define DWDSP_LO(x) ((int32_t)(int16_t)(x))
 #define DWDSP_HI(x) ((int32_t)(x) >> 16)
+
+/*
+ * Four channels of one tap: a_k += x[k] * w[k] with v = x[0..3] (int8) and the weight pairs
+ * we = (w0, w2), wo = (w1, w3). On the target one asm block of six instructions with two
+ * temporaries: as C, gcc's scheduler hoists the loads of several taps, runs out of registers
+ * and reloads input words (measured: 130 instead of ~108 instructions per 4 channels, 3x3).
+ */
+TINYRT_KERNEL void dwconv_dsp_mac4(int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3,
+                                   uint32_t v, int32_t we, int32_t wo)
+{
+#if defined(TINYRT_ACLE_PORTABLE)
+    const uint32_t even = TR_SXTB16_EVEN(v), odd = TR_SXTB16_ROR8(v);
+    *a0 += DWDSP_LO(even) * DWDSP_LO(we);
+    *a2 += DWDSP_HI(even) * DWDSP_HI(we);
+    *a1 += DWDSP_LO(odd) * DWDSP_LO(wo);
+    *a3 += DWDSP_HI(odd) * DWDSP_HI(wo);
+#else
+    uint32_t e;
+    __asm__("sxtb16 %[e], %[v]\n\t"
+            "sxtb16 %[v], %[v], ror #8\n\t"
+            "smlabb %[a0], %[e], %[we], %[a0]\n\t"
+            "smlatt %[a2], %[e], %[we], %[a2]\n\t"
+            "smlabb %[a1], %[v], %[wo], %[a1]\n\t"
+            "smlatt %[a3], %[v], %[wo], %[a3]"
+            : [a0] "+r"(*a0), [a1] "+r"(*a1), [a2] "+r"(*a2), [a3] "+r"(*a3), [v] "+r"(v),
+              [e] "=&r"(e)
+            : [we] "r"(we), [wo] "r"(wo));
+#endif
+}
 
 /*
  * tr_requant on an accumulator the generator has doubled (weights and bias times 2) in the
@@ -114,20 +144,15 @@ TINYRT_KERNEL void dwconv_dsp_pixel(const int8_t *x, int row, int col, const int
         for (int ky = 0; ky < k_h; ky++) {
 #pragma GCC unroll 7
             for (int kx = 0; kx < k_w; kx++) {
-                const uint32_t v = tr_read_u32(x + ky * row + kx * col + c);
-                const uint32_t even = TR_SXTB16_EVEN(v), odd = TR_SXTB16_ROR8(v);
-                const int32_t we = w[2 * (ky * k_w + kx)], wo = w[2 * (ky * k_w + kx) + 1];
-                a0 += DWDSP_LO(even) * DWDSP_LO(we);
-                a2 += DWDSP_HI(even) * DWDSP_HI(we);
-                a1 += DWDSP_LO(odd) * DWDSP_LO(wo);
-                a3 += DWDSP_HI(odd) * DWDSP_HI(wo);
+                dwconv_dsp_mac4(&a0, &a1, &a2, &a3, tr_read_u32(x + ky * row + kx * col + c),
+                                w[2 * (ky * k_w + kx)], w[2 * (ky * k_w + kx) + 1]);
             }
         }
         const int32_t *q = w + 2 * taps;
-        out[c] = dwconv_dsp_out(mode, a0, q[0], q[4], q[8], act_min, act_max);
-        out[c + 1] = dwconv_dsp_out(mode, a1, q[1], q[5], q[9], act_min, act_max);
-        out[c + 2] = dwconv_dsp_out(mode, a2, q[2], q[6], q[10], act_min, act_max);
-        out[c + 3] = dwconv_dsp_out(mode, a3, q[3], q[7], q[11], act_min, act_max);
+        out[c] = dwconv_dsp_out(mode, a0, q[0], q[8], q[1], act_min, act_max);
+        out[c + 1] = dwconv_dsp_out(mode, a1, q[2], q[9], q[3], act_min, act_max);
+        out[c + 2] = dwconv_dsp_out(mode, a2, q[4], q[10], q[5], act_min, act_max);
+        out[c + 3] = dwconv_dsp_out(mode, a3, q[6], q[11], q[7], act_min, act_max);
         p += DWCONV_S8_DSP_GROUP_WORDS(taps);
     }
     /* The last channels % 4 channels, one at a time. */

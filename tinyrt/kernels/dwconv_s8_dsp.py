@@ -55,8 +55,8 @@ def params(w: np.ndarray, bias: np.ndarray, mode: int, rq: dict) -> np.ndarray:
     for c in range(0, channels - 3, 4):
         g = w[:, c:c + 4]
         words = np.stack([pair(g[:, 0], g[:, 2]), pair(g[:, 1], g[:, 3])], axis=1)
-        parts += [bias[c:c + 4], words.reshape(-1), mult[c:c + 4], shift[c:c + 4],
-                  add[c:c + 4]]
+        mult_add = np.stack([mult[c:c + 4], add[c:c + 4]], axis=1)
+        parts += [bias[c:c + 4], words.reshape(-1), mult_add.reshape(-1), shift[c:c + 4]]
     for c in range(channels & ~3, channels):
         parts += [bias[c:c + 1], w[:, c], mult[c:c + 1], shift[c:c + 1], add[c:c + 1]]
     return np.concatenate([np.asarray(p, np.int64) for p in parts]).astype(np.int32)
