@@ -24,6 +24,13 @@
 
 #include "../tinyrt_mve.h"
 
+/* Unroll the tap loops (trip counts are literals): no loop overhead between the taps. */
+#if defined(__clang__)
+#define TR_MVE_UNROLL _Pragma("unroll 8")
+#else
+#define TR_MVE_UNROLL _Pragma("GCC unroll 8")
+#endif
+
 /* One output pixel, channels [c, c + 4): `tail` (literal) predicates the channel lanes, `border`
  * (literal) tests each tap against the input. */
 TINYRT_KERNEL void dw_mve_group_s8(const int8_t *in_b, const int8_t *w, const int32_t *bias,
@@ -32,18 +39,39 @@ TINYRT_KERNEL void dw_mve_group_s8(const int8_t *in_b, const int8_t *w, const in
                                    int32_t in_zp, const tr_mve_rq *q, int tail, int border)
 {
     const mve_pred16_t p = vctp32q((uint32_t)(tail ? ch - c : 4));
+    /* Taps [kx_lo, kx_hi) of a row are inside the input; the branch-free copy has all of them. */
+    int kx_lo = 0, kx_hi = k_w;
+    if (border) {
+        while (kx_lo < k_w && ix0 + kx_lo * dil_w < 0) {
+            kx_lo++;
+        }
+        while (kx_hi > kx_lo && ix0 + (kx_hi - 1) * dil_w >= in_w) {
+            kx_hi--;
+        }
+    }
     int32x4_t acc = vldrwq_s32(bias + c);
+    TR_MVE_UNROLL
     for (int ky = 0; ky < k_h; ky++) {
         const int iy = iy0 + ky * dil_h;
-        for (int kx = 0; kx < k_w; kx++) {
-            const int ix = ix0 + kx * dil_w;
-            const int32x4_t wv = vldrbq_s32(w + (ky * k_w + kx) * 4);
-            if (border && (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w)) {
-                acc = vmlaq_n_s32(acc, wv, in_zp);
-                continue;
+        const int8_t *wr = w + ky * k_w * 4;
+        if (border && (iy < 0 || iy >= in_h)) {
+            for (int kx = 0; kx < k_w; kx++) {
+                acc = vmlaq_n_s32(acc, vldrbq_s32(wr + kx * 4), in_zp);
             }
-            const int8_t *x = in_b + (iy * in_w + ix) * ch + c;
-            acc = vaddq_s32(acc, vmulq_s32(tail ? vldrbq_z_s32(x, p) : vldrbq_s32(x), wv));
+            continue;
+        }
+        const int8_t *xr = in_b + (iy * in_w + ix0) * ch + c;
+        for (int kx = 0; kx < kx_lo; kx++) {
+            acc = vmlaq_n_s32(acc, vldrbq_s32(wr + kx * 4), in_zp);
+        }
+        TR_MVE_UNROLL
+        for (int kx = kx_lo; kx < kx_hi; kx++) {
+            const int8_t *x = xr + kx * dil_w * ch;
+            const int32x4_t xv = tail ? vldrbq_z_s32(x, p) : vldrbq_s32(x);
+            acc = vaddq_s32(acc, vmulq_s32(xv, vldrbq_s32(wr + kx * 4)));
+        }
+        for (int kx = kx_hi; kx < k_w; kx++) {
+            acc = vmlaq_n_s32(acc, vldrbq_s32(wr + kx * 4), in_zp);
         }
     }
     acc = tr_mve_rq_apply(q, acc, c);
