@@ -50,28 +50,28 @@ TINYRT_KERNEL void dw_mve_group_s8(const int8_t *in_b, const int8_t *w, const in
         }
     }
     int32x4_t acc = vldrwq_s32(bias + c);
+    const int8_t *wp = w;
+    const int8_t *xr = in_b + (iy0 * in_w + ix0) * ch + c;
     TR_MVE_UNROLL
-    for (int ky = 0; ky < k_h; ky++) {
+    for (int ky = 0; ky < k_h; ky++, xr += dil_h * in_w * ch) {
         const int iy = iy0 + ky * dil_h;
-        const int8_t *wr = w + ky * k_w * 4;
         if (border && (iy < 0 || iy >= in_h)) {
-            for (int kx = 0; kx < k_w; kx++) {
-                acc = vmlaq_n_s32(acc, vldrbq_s32(wr + kx * 4), in_zp);
+            for (int kx = 0; kx < k_w; kx++, wp += 4) {
+                acc = vmlaq_n_s32(acc, vldrbq_s32(wp), in_zp);
             }
             continue;
         }
-        const int8_t *xr = in_b + (iy * in_w + ix0) * ch + c;
-        for (int kx = 0; kx < kx_lo; kx++) {
-            acc = vmlaq_n_s32(acc, vldrbq_s32(wr + kx * 4), in_zp);
+        for (int kx = 0; kx < kx_lo; kx++, wp += 4) {
+            acc = vmlaq_n_s32(acc, vldrbq_s32(wp), in_zp);
         }
+        const int8_t *x = xr + kx_lo * dil_w * ch;
         TR_MVE_UNROLL
-        for (int kx = kx_lo; kx < kx_hi; kx++) {
-            const int8_t *x = xr + kx * dil_w * ch;
+        for (int kx = kx_lo; kx < kx_hi; kx++, wp += 4, x += dil_w * ch) {
             const int32x4_t xv = tail ? vldrbq_z_s32(x, p) : vldrbq_s32(x);
-            acc = vaddq_s32(acc, vmulq_s32(xv, vldrbq_s32(wr + kx * 4)));
+            acc = vaddq_s32(acc, vmulq_s32(xv, vldrbq_s32(wp)));
         }
-        for (int kx = kx_hi; kx < k_w; kx++) {
-            acc = vmlaq_n_s32(acc, vldrbq_s32(wr + kx * 4), in_zp);
+        for (int kx = kx_hi; kx < k_w; kx++, wp += 4) {
+            acc = vmlaq_n_s32(acc, vldrbq_s32(wp), in_zp);
         }
     }
     acc = tr_mve_rq_apply(q, acc, c);
@@ -89,13 +89,16 @@ TINYRT_KERNEL void dw_mve_pixel_s8(const int8_t *in_b, const int8_t *weights, co
                                    const tr_mve_rq *q, int border)
 {
     const int taps4 = k_h * k_w * 4;
+    /* A register, not a symbol + offset per tap: keeps GCC from rematerialising each address. */
+    const int8_t *w = weights;
+    __asm__("" : "+r"(w));
     int c = 0;
-    for (; c + 4 <= ch; c += 4) {
-        dw_mve_group_s8(in_b, weights + (c / 4) * taps4, bias, out, in_h, in_w, ch, c, k_h, k_w,
+    for (; c + 4 <= ch; c += 4, w += taps4) {
+        dw_mve_group_s8(in_b, w, bias, out, in_h, in_w, ch, c, k_h, k_w,
                         dil_h, dil_w, iy0, ix0, in_zp, q, 0, border);
     }
     if (c < ch) {
-        dw_mve_group_s8(in_b, weights + (c / 4) * taps4, bias, out, in_h, in_w, ch, c, k_h, k_w,
+        dw_mve_group_s8(in_b, w, bias, out, in_h, in_w, ch, c, k_h, k_w,
                         dil_h, dil_w, iy0, ix0, in_zp, q, 1, border);
     }
 }
