@@ -228,4 +228,104 @@ TINYRT_KERNEL void conv2d_s8_1x1_dsp(const int8_t *input, const int32_t *wpack, 
     }
 }
 
+/* One window as int8 into col [k_h, k_w, in_c] (taps outside the input read in_zp). */
+TINYRT_KERNEL void conv_dsp_im2col(const int8_t *in_b, int8_t *col, int in_h, int in_w,
+                                   int in_c, int k_h, int k_w, int dil_h, int dil_w, int iy0,
+                                   int ix0, int8_t in_zp)
+{
+    const int x_inside = ix0 >= 0 && ix0 + (k_w - 1) * dil_w < in_w;
+    for (int ky = 0; ky < k_h; ky++) {
+        const int iy = iy0 + ky * dil_h;
+        int8_t *dst = col + ky * k_w * in_c;
+        if (iy < 0 || iy >= in_h) {
+            memset(dst, in_zp, (size_t)(k_w * in_c));
+        } else if (x_inside && dil_w == 1) {
+            memcpy(dst, in_b + (iy * in_w + ix0) * in_c, (size_t)(k_w * in_c));
+        } else {
+            for (int kx = 0; kx < k_w; kx++) {
+                const int ix = ix0 + kx * dil_w;
+                if (ix < 0 || ix >= in_w) {
+                    memset(dst + kx * in_c, in_zp, (size_t)in_c);
+                } else {
+                    memcpy(dst + kx * in_c, in_b + (iy * in_w + ix) * in_c, (size_t)in_c);
+                }
+            }
+        }
+    }
+}
+
+/* One window straight into pixel slot j of x16, when in_c % 4 == 0 (every tap is whole
+ * groups of 4 bytes at a depth that is a multiple of 4). */
+TINYRT_KERNEL void conv_dsp_window(uint32_t *x16, int j, const int8_t *in_b, int in_h, int in_w,
+                                   int in_c, int k_h, int k_w, int dil_h, int dil_w, int iy0,
+                                   int ix0, uint32_t zp2)
+{
+    const int x_inside = ix0 >= 0 && ix0 + (k_w - 1) * dil_w < in_w;
+    for (int ky = 0; ky < k_h; ky++) {
+        const int iy = iy0 + ky * dil_h;
+        const int d = ky * k_w * in_c;
+        if (iy < 0 || iy >= in_h) {
+            conv_dsp_fill(x16, j, d, zp2, k_w * in_c);
+        } else if (x_inside && dil_w == 1) {
+            conv_dsp_expand(x16, j, d, in_b + (iy * in_w + ix0) * in_c, k_w * in_c);
+        } else {
+            for (int kx = 0; kx < k_w; kx++) {
+                const int ix = ix0 + kx * dil_w;
+                if (ix < 0 || ix >= in_w) {
+                    conv_dsp_fill(x16, j, d + kx * in_c, zp2, in_c);
+                } else {
+                    conv_dsp_expand(x16, j, d + kx * in_c, in_b + (iy * in_w + ix) * in_c,
+                                    in_c);
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Any window, stride, dilation and padding, one group. Per batch, blocks of 4 output pixels
+ * (a last partial block repeats its last pixel and goes through scratch).
+ */
+TINYRT_KERNEL void conv2d_s8_dsp(const int8_t *input, const int32_t *wpack, int8_t *output,
+                                 void *scratch, int batches, int in_h, int in_w, int in_c,
+                                 int k_h, int k_w, int out_h, int out_w, int out_c,
+                                 int stride_h, int stride_w, int dil_h, int dil_w, int pad_h,
+                                 int pad_w, int32_t in_zp, int mode, int32_t act_min,
+                                 int32_t act_max)
+{
+    const int depth = k_h * k_w * in_c, depth4 = CONV2D_S8_DSP_DEPTH4(depth);
+    const int pixels = out_h * out_w;
+    uint32_t *x16 = (uint32_t *)scratch;
+    int8_t *tail = (int8_t *)(x16 + 2 * depth4);
+    int8_t *col = tail + (4 * out_c + 3) / 4 * 4;
+    const uint32_t zp2 = ((uint32_t)in_zp & 0xffffu) | ((uint32_t)in_zp << 16);
+    memset(col + depth, 0, (size_t)(depth4 - depth)); /* zero weights there: any finite x */
+    for (int b = 0; b < batches; b++) {
+        const int8_t *in_b = input + b * in_h * in_w * in_c;
+        int8_t *out_b = output + b * pixels * out_c;
+        for (int p = 0; p < pixels; p += 4) {
+            for (int j = 0; j < 4; j++) {
+                const int q = p + j < pixels ? p + j : pixels - 1;
+                const int iy0 = (q / out_w) * stride_h - pad_h;
+                const int ix0 = (q % out_w) * stride_w - pad_w;
+                if (in_c % 4 == 0) {
+                    conv_dsp_window(x16, j, in_b, in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, iy0,
+                                    ix0, zp2);
+                } else {
+                    conv_dsp_im2col(in_b, col, in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, iy0,
+                                    ix0, (int8_t)in_zp);
+                    conv_dsp_expand(x16, j, 0, col, depth4);
+                }
+            }
+            if (p + 4 <= pixels) {
+                conv_dsp_gemm(x16, wpack, out_b + p * out_c, depth4 / 2, out_c, mode, act_min,
+                              act_max);
+            } else {
+                conv_dsp_gemm(x16, wpack, tail, depth4 / 2, out_c, mode, act_min, act_max);
+                memcpy(out_b + p * out_c, tail, (size_t)((pixels - p) * out_c));
+            }
+        }
+    }
+}
+
 #endif /* TINYRT_CONV2D_S8_DSP_H */

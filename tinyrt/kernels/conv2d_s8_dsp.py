@@ -96,4 +96,5 @@ def lower(graph: Graph, op: Op, board: dict) -> Call:
 
 KERNELS: list = [
     Kernel("CONV_2D", "s8", "dsp", lower_1x1, pointwise, ("dsp",), "1x1"),
+    Kernel("CONV_2D", "s8", "dsp", lower, one_group, ("dsp",), "one group"),
 ]
