@@ -1,6 +1,5 @@
 """add_s8_dsp (templates/kernels/add_s8_dsp.h): int8 elementwise ADD and SUB with tabulated
 input rescaling are bit-exact with tflite-runtime on the host twin and the emulated Cortex-M4."""
-import numpy as np
 import pytest
 
 import codegen
