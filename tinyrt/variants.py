@@ -65,23 +65,14 @@ FAMILIES: dict[tuple[str, str], Callable[[Graph, Op], None]] = {
     **{(op, "any"): op_module(op).check for op in SUPPORTED_OPS if op not in _INT8},
 }
 
-def _f16_full_depth(graph: Graph, op: Op) -> bool:
-    """The weights' last axis spans the input channels: a conv of one group, a depthwise conv
-    of multiplier 1."""
-    return int(graph.t(op.inputs[1]).shape[-1]) == int(graph.t(op.inputs[0]).shape[-1])
-
-
-def _f16_elementwise(graph: Graph, op: Op) -> bool:
-    return add_sub.is_elementwise(*add_sub.layout(graph, op))
-
-
 # The FP16 family's Helium code sits inside its headers (templates/kernels/*_f16.h, compiled in
-# where the core has MVE: TINYRT_F16_MVE); these rows record where it runs, with the predicates
-# of the headers' own choice, so the profile names the variant that really computes.
+# where the core has MVE: TINYRT_F16_MVE); these rows record where it runs, so the profile names
+# the variant that really computes. Every FP16 kernel now has its MVE version for every shape
+# (groups, depth multipliers, broadcasts, softmax): no predicate.
 _F16_MVE = [
-    ("CONV_2D", _f16_full_depth, "groups=1"), ("DEPTHWISE_CONV_2D", _f16_full_depth, "mult=1"),
-    ("FULLY_CONNECTED", None, ""), ("AVERAGE_POOL_2D", None, ""), ("MAX_POOL_2D", None, ""),
-    ("ADD", _f16_elementwise, "elementwise"), ("SUB", _f16_elementwise, "elementwise"),
+    ("CONV_2D", None, ""), ("DEPTHWISE_CONV_2D", None, ""), ("FULLY_CONNECTED", None, ""),
+    ("AVERAGE_POOL_2D", None, ""), ("MAX_POOL_2D", None, ""), ("ADD", None, ""),
+    ("SUB", None, ""), ("SOFTMAX", None, ""),
 ]
 
 KERNELS: list[Kernel] = [

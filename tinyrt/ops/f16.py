@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
-from . import Buf, Call, Const, f32
+from . import Buf, Call, Const, Scratch, f32
 from .f32 import ACT_RANGES
 from .add_sub import is_elementwise, layout, layout_consts
 from .geometry import pad_before, pool_params, window
@@ -96,13 +96,27 @@ def check_dwconv(graph: Graph, op: Op) -> None:
     f32.check_dwconv(graph, op, check_weighted)
 
 
+def dwconv_layout(weights: np.ndarray, bias: np.ndarray | None, in_c: int):
+    """Depthwise weights [1, KH, KW, C * M] as [KH, KW, M, C] and bias [C * M] as [M, C]: input
+    channel fastest, so one vector load takes one tap of one multiplier for 8 channels (for
+    M = 1 the layout is TFLite's own)."""
+    _, k_h, k_w, out_c = weights.shape
+    mult = out_c // in_c
+    w = weights.astype(np.float16).reshape(k_h, k_w, in_c, mult).transpose(0, 1, 3, 2)
+    b = None if bias is None else bias.astype(np.float16).reshape(in_c, mult).T
+    return np.ascontiguousarray(w), None if b is None else np.ascontiguousarray(b)
+
+
 def lower_dwconv(graph: Graph, op: Op) -> Call:
     _, k_h, k_w, out_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
+    weights, bias = dwconv_layout(graph.t(op.inputs[1]).data,
+                                  graph.t(op.inputs[2]).data if _has_bias(op) else None, win.in_c)
+    consts = {"weights": weights, **({"bias": bias} if bias is not None else {})}
     return Call("dwconv_f16", "dwconv_f16",
-                [Buf(op.inputs[0]), Buf(op.inputs[1]), _bias(op), Buf(op.outputs[0]),
-                 win.batches, win.y.size, win.x.size, win.in_c, k_h, k_w, out_c // win.in_c,
-                 win.y.out, win.x.out, *win.args(), *act_range(op)])
+                [Buf(op.inputs[0]), Const("weights"), Const("bias") if bias is not None else 0,
+                 Buf(op.outputs[0]), win.batches, win.y.size, win.x.size, win.in_c, k_h, k_w,
+                 out_c // win.in_c, win.y.out, win.x.out, *win.args(), *act_range(op)], consts)
 
 
 # --- FULLY_CONNECTED -----------------------------------------------------------------------------
@@ -169,12 +183,18 @@ def check_softmax(graph: Graph, op: Op) -> None:
         raise UnsupportedOp("softmax of a scalar or an empty tensor")
 
 
+def softmax_scratch_bytes(depth: int) -> int:
+    """SOFTMAX_F16_SCRATCH_BYTES: one row's exponentials as floats."""
+    return 4 * depth
+
+
 def lower_softmax(graph: Graph, op: Op) -> Call:
     inp = graph.t(op.inputs[0])
     depth = int(inp.shape[-1])
     return Call("softmax_f16", "softmax_f16",
-                [Buf(op.inputs[0]), Buf(op.outputs[0]), inp.size // depth, depth,
-                 float(np.float32(op.attrs.get("beta", 1.0)))])
+                [Buf(op.inputs[0]), Buf(op.outputs[0]), Scratch(), inp.size // depth, depth,
+                 float(np.float32(op.attrs.get("beta", 1.0)))],
+                scratch_bytes=softmax_scratch_bytes(depth))
 
 
 # --- the conversions at the graph's edges (CAST float32 -> float16, DEQUANTIZE float16 -> float32)

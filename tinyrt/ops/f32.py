@@ -110,16 +110,24 @@ def check_conv2d(graph: Graph, op: Op, weighted=check_weighted) -> None:
                             f"do not form groups")
 
 
+def conv2d_scratch_bytes(in_s8: bool, w16: bool, k_h: int, k_w: int, in_c: int, f_c: int) -> int:
+    """CONV2D_F32_SCRATCH_BYTES: an int8 input's receptive field, dequantised once per output
+    pixel; else fp16 weights' one filter, converted once per layer; else none."""
+    return 4 * k_h * k_w * (in_c if in_s8 else f_c if w16 else 0)
+
+
 def lower_conv2d(graph: Graph, op: Op) -> Call:
     out_c, k_h, k_w, f_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
-    s8_input = graph.t(op.inputs[0]).dtype == "int8"     # dequantised into scratch per pixel
+    s8_input = graph.t(op.inputs[0]).dtype == "int8"
+    w16 = graph.t(op.inputs[1]).dtype == "float16"
+    scratch = conv2d_scratch_bytes(s8_input, w16, k_h, k_w, win.in_c, f_c)
     return Call("conv2d_f32", "conv2d_f32",
                 [*activation(graph, op.inputs[0]), *operand(graph, op.inputs[1]),
                  *_bias(graph, op), *activation(graph, op.outputs[0]),
-                 Scratch() if s8_input else 0, win.batches, win.y.size, win.x.size, win.in_c,
+                 Scratch() if scratch else 0, win.batches, win.y.size, win.x.size, win.in_c,
                  k_h, k_w, f_c, win.y.out, win.x.out, out_c, *win.args(), *act_range(op)],
-                scratch_bytes=4 * k_h * k_w * win.in_c if s8_input else 0)
+                scratch_bytes=scratch)
 
 
 def check_dwconv(graph: Graph, op: Op, weighted=check_weighted) -> None:
@@ -134,14 +142,36 @@ def check_dwconv(graph: Graph, op: Op, weighted=check_weighted) -> None:
                             f"input channels")
 
 
+# fp16 depthwise weights are converted a block of output channels at a time: at most this many
+# bytes of scratch (64 channels of a 3x3 kernel), at least one channel.
+DWCONV_SCRATCH_LIMIT = 2560
+
+
+def dwconv_block(w16: bool, k_h: int, k_w: int, out_c: int) -> int:
+    """Output channels whose converted weights and biases share the scratch at once."""
+    if not w16:
+        return 0
+    return max(1, min(out_c, DWCONV_SCRATCH_LIMIT // (4 * (k_h * k_w + 1))))
+
+
+def dwconv_scratch_bytes(w16: bool, k_h: int, k_w: int, block: int) -> int:
+    """DWCONV_F32_SCRATCH_BYTES: the block's taps and biases as floats."""
+    return 4 * (k_h * k_w + 1) * block if w16 else 0
+
+
 def lower_dwconv(graph: Graph, op: Op) -> Call:
     _, k_h, k_w, out_c = (int(d) for d in graph.t(op.inputs[1]).shape)
     win = window(graph, op, k_h, k_w, out_c)
+    w16 = graph.t(op.inputs[1]).dtype == "float16"
+    block = dwconv_block(w16, k_h, k_w, out_c)
+    scratch = dwconv_scratch_bytes(w16, k_h, k_w, block)
     return Call("dwconv_f32", "dwconv_f32",
                 [*activation(graph, op.inputs[0]), *operand(graph, op.inputs[1]),
-                 *_bias(graph, op), *activation(graph, op.outputs[0]), win.batches, win.y.size,
+                 *_bias(graph, op), *activation(graph, op.outputs[0]),
+                 Scratch() if scratch else 0, block, win.batches, win.y.size,
                  win.x.size, win.in_c, k_h, k_w,
-                 out_c // win.in_c, win.y.out, win.x.out, *win.args(), *act_range(op)])
+                 out_c // win.in_c, win.y.out, win.x.out, *win.args(), *act_range(op)],
+                scratch_bytes=scratch)
 
 
 # --- FULLY_CONNECTED -----------------------------------------------------------------------------
