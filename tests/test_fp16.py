@@ -327,3 +327,90 @@ def test_device_half_conversion_is_exact_for_subnormal_and_extreme_fp16_values(t
             pytest.skip(e.message)
         raise
     assert report["bit_exact_runs"] == 1, report["results"]
+
+
+# --- fp16 weights converted once per layer (FP32 compute) ----------------------------------------
+
+def once_per_layer_model(rng):
+    """Every loop the once-per-layer conversion changed, with borders on all sides: conv 5x3
+    SAME stride 2 (one filter in scratch), grouped conv 3x3 dilation 2, conv 1x1, depthwise 5x5
+    of 30 channels x multiplier 2 (60 output channels in blocks of 24: 24, 24, 12), depthwise
+    3x3 stride 2 VALID (60 channels in one block), every fused activation."""
+    m = ModelBuilder()
+    x = m.input((1, 11, 9, 3), "float32")
+
+    t1 = m.tensor((1, 6, 5, 7), "float32")
+    m.op("CONV_2D", [x, m.const(rand(rng, 7, 5, 3, 3), "float32"),
+                     m.const(rand(rng, 7), "float32")], [t1], padding="SAME", stride_h=2, stride_w=2, dilation_h=1, dilation_w=1,
+         activation="RELU")
+    t2 = m.tensor((1, 6, 5, 10), "float32")
+    m.op("CONV_2D", [t1, m.const(rand(rng, 10, 1, 1, 7), "float32"),
+                     m.const(rand(rng, 10), "float32")], [t2], padding="VALID", stride_h=1,
+         stride_w=1, dilation_h=1, dilation_w=1, activation="NONE")
+    t3 = m.tensor((1, 6, 5, 30), "float32")
+    m.op("CONV_2D", [t2, m.const(rand(rng, 30, 3, 3, 5), "float32"),
+                     m.const(rand(rng, 30), "float32")], [t3], padding="SAME", stride_h=1,
+         stride_w=1, dilation_h=2, dilation_w=2, activation="RELU6")
+    t4 = m.tensor((1, 6, 5, 60), "float32")
+    m.op("DEPTHWISE_CONV_2D", [t3, m.const(rand(rng, 1, 5, 5, 60), "float32"),
+                               m.const(rand(rng, 60), "float32")], [t4], padding="SAME",
+         stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, depth_multiplier=2,
+         activation="RELU_N1_TO_1")
+    y = m.tensor((1, 2, 2, 60), "float32")
+    m.op("DEPTHWISE_CONV_2D", [t4, m.const(rand(rng, 1, 3, 3, 60), "float32"),
+                               m.const(rand(rng, 60), "float32")], [y],
+         padding="VALID", stride_h=2, stride_w=2, dilation_h=1, dilation_w=1,
+         depth_multiplier=1, activation="NONE")
+    return m.graph([y])
+
+
+def test_fp16_weights_are_converted_once_per_layer_into_scratch():
+    graph = quantize_fp16(once_per_layer_model(np.random.default_rng(20)))
+    lowered = codegen.lower(graph, load_board("host"))
+    calls = [layer.call for layer in lowered.layers]
+    assert [c.kernel for c in calls] == ["conv2d_f32"] * 3 + ["dwconv_f32"] * 2
+    assert [c.scratch_bytes for c in calls] == [4 * 5 * 3 * 3, 4 * 7, 4 * 3 * 3 * 5,
+                                                4 * 26 * 24, 4 * 10 * 60]
+
+
+def test_fp16_weight_layers_stay_bit_exact_with_tflite_on_the_host():
+    """The once-per-layer conversion performs the same float operations in the same order as
+    tflite-runtime (no libm here): bit for bit, also under the sanitizers."""
+    graph = once_per_layer_model(np.random.default_rng(20))
+    for flags in ((), ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")):
+        _, pairs = run_host(quantize_fp16(graph), runs=2, extra_cflags=flags)
+        for ref, got in pairs:
+            assert ref.tobytes() == got.tobytes(), float(np.abs(ref - got).max())
+
+
+def test_fp32_scratch_sizes_agree_with_the_kernel_headers(tmp_path):
+    from test_op_conv2d import c_value
+    from tinyrt.ops.f32 import conv2d_scratch_bytes, dwconv_block, dwconv_scratch_bytes
+    for args in ((0, 1, 5, 3, 12, 4), (1, 1, 3, 3, 12, 4), (0, 0, 3, 3, 12, 12)):
+        sub = tmp_path / "_".join(map(str, args))
+        sub.mkdir()
+        assert conv2d_scratch_bytes(*map(bool, args[:2]), *args[2:]) == c_value(
+            sub, "conv2d_f32", f"CONV2D_F32_SCRATCH_BYTES{args}")
+    for w16, k, out_c in ((1, 5, 60), (1, 3, 64), (1, 7, 7), (0, 3, 64)):
+        block = dwconv_block(bool(w16), k, k, out_c)
+        sub = tmp_path / f"dw_{w16}_{k}_{out_c}"
+        sub.mkdir()
+        assert dwconv_scratch_bytes(bool(w16), k, k, block) == c_value(
+            sub, "dwconv_f32", f"DWCONV_F32_SCRATCH_BYTES({w16}, {k}, {k}, {block})")
+    assert dwconv_block(True, 3, 3, 64) == 64 and dwconv_block(True, 5, 5, 60) == 24
+
+
+@pytest.mark.qemu
+def test_fp16_weight_layers_are_bit_exact_on_qemu_m4(tmp_path):
+    """The same on the Cortex-M4 (VCVTB once per weight per layer, VMLA.F32 not fused)."""
+    from tinyrt.device import deploy_device
+    from tinyrt.errors import TinyrtError
+    path = tmp_path / "once_fp16.tflite"
+    path.write_bytes(write_tflite(quantize_fp16(once_per_layer_model(np.random.default_rng(20)))))
+    try:
+        report = deploy_device(str(path), load_board("qemu-m4"), runs=2, quiet=True)
+    except TinyrtError as e:
+        if "not installed" in e.message:
+            pytest.skip(e.message)
+        raise
+    assert report["bit_exact_runs"] == report["runs"] == 2, report["results"]

@@ -230,13 +230,21 @@ def widening_model(rng):
     return m.graph([y])
 
 
+def activation_arena(lowered) -> int:
+    """The arena the activations alone need (FP32 compute adds scratch: the converted filter of
+    an fp16 conv, docs/fp16.md)."""
+    from tinyrt import planner
+    return planner.plan(lowered.graph, alignment=lowered.plan.alignment,
+                        strategy=lowered.plan.strategy).arena_bytes
+
+
 def test_arena_halves_against_fp32_compute():
     graph = quantize_fp16(widening_model(np.random.default_rng(2)))
     board = load_board("host")
     fp32 = codegen.lower(graph, board, compute="fp32")
     fp16 = codegen.lower(graph, board, compute="fp16")
     assert (fp32.compute, fp16.compute) == ("fp32", "fp16")
-    assert fp16.plan.arena_bytes * 2 == fp32.plan.arena_bytes
+    assert fp16.plan.arena_bytes * 2 == activation_arena(fp32)
     # the conversions run in place: the arena never holds float32 and fp16 copies of the input
     cast = next(layer for layer in fp16.layers if layer.op_type == "CAST")
     assert fp16.plan.tensor_offset(cast.inputs[0]) == fp16.plan.tensor_offset(cast.outputs[0])
@@ -325,7 +333,7 @@ def test_portable_helpers_round_once_like_the_vector_instructions(tmp_path):
 
 @pytest.mark.parametrize("stride,padding,activation,groups,out_c", [
     (1, "SAME", "NONE", 1, 6), (2, "SAME", "RELU", 1, 9), (2, "VALID", "RELU6", 1, 16),
-    (1, "SAME", "NONE", 2, 6)])
+    (1, "SAME", "NONE", 2, 6), (2, "SAME", "RELU6", 2, 22), (1, "VALID", "RELU", 4, 36)])
 def test_conv2d_f16(stride, padding, activation, groups, out_c):
     graph = conv_model(np.random.default_rng(1), out_c=out_c, stride=stride, padding=padding,
                        activation=activation, groups=groups)
@@ -340,7 +348,8 @@ def test_conv2d_f16_single_input_channel_and_1x1():
 
 
 @pytest.mark.parametrize("mult,stride,activation,channels",
-                         [(1, 1, "RELU", 3), (1, 2, "NONE", 19), (2, 2, "RELU6", 3)])
+                         [(1, 1, "RELU", 3), (1, 2, "NONE", 19), (2, 2, "RELU6", 3),
+                          (3, 1, "NONE", 11), (5, 2, "RELU", 2), (8, 1, "RELU_N1_TO_1", 9)])
 def test_dwconv_f16(mult, stride, activation, channels):
     rng = np.random.default_rng(3)
     m = ModelBuilder()
@@ -392,13 +401,83 @@ def test_add_sub_f16_elementwise_and_broadcast_constant():
     assert_fp16_close(m.graph([y]), kernels=["add_f16", "sub_f16", "add_f16_broadcast"])
 
 
-@pytest.mark.parametrize("beta", [1.0, 0.5])
-def test_softmax_f16(beta):
+@pytest.mark.parametrize("a_shape,b_shape,op_type", [
+    ((1, 4, 4, 9), (9,), "ADD"), ((1, 4, 4, 1), (1, 4, 4, 19), "SUB"),
+    ((1, 4, 1, 9), (1, 1, 5, 1), "ADD"), ((2, 1, 3, 17), (2, 4, 1, 17), "SUB")])
+def test_add_sub_f16_broadcast_activations(a_shape, b_shape, op_type):
+    """Two activations broadcast against each other: the inner axis loads from one operand and
+    repeats the other, or loads both."""
     m = ModelBuilder()
-    x = m.input((3, 12), "float32")
-    y = m.tensor((3, 12), "float32")
-    m.op("SOFTMAX", [x], [y], beta=beta)
+    a, b = m.input(a_shape, "float32"), m.input(b_shape, "float32")
+    y = m.tensor(np.broadcast_shapes(a_shape, b_shape), "float32")
+    m.op(op_type, [a, b], [y], activation="RELU6")
+    kernel = f"{op_type.lower()}_f16_broadcast"
+    assert_fp16_close(m.graph([y]), kernels=[kernel])
+
+
+@pytest.mark.parametrize("beta,shape,scale", [(1.0, (3, 12), 0.5), (0.5, (3, 12), 0.5),
+                                              (1.0, (2, 1), 1.0), (1.0, (1, 37), 8.0),
+                                              (2.0, (4, 5), 30.0)])
+def test_softmax_f16(beta, shape, scale):
+    """Rows of 1, 5 (one vector and a tail), 12 and 37 values; logits spread widely enough that
+    the exponentials underflow (scale 30: exp clamps at -87)."""
+    m = ModelBuilder()
+    x = m.input(shape, "float32")
+    h = m.tensor(shape, "float32")
+    m.op("ADD", [x, m.const(rand(np.random.default_rng(1), *shape, scale=scale), "float32")],
+         [h], activation="NONE")
+    y = m.tensor(shape, "float32")
+    m.op("SOFTMAX", [h], [y], beta=beta)
     assert_fp16_close(m.graph([y]), kernels=["softmax_f16"])
+
+
+def test_softmax_f16_exp_is_within_two_float_ulps(tmp_path):
+    """softmax_f16_exp (the same float operations as the Helium lanes) against exp in double on
+    [-87, 88] and below: at most 2 ulps of float."""
+    src = tmp_path / "exp.c"
+    src.write_text('#include <stdio.h>\n#define TINYRT_KERNEL static inline\n'
+                   '#include "kernels/softmax_f16.h"\n'
+                   "int main(void) { float d;\n"
+                   "  while (fread(&d, 4, 1, stdin) == 1) { float e = softmax_f16_exp(d);\n"
+                   "    fwrite(&e, 4, 1, stdout); } return 0; }\n")
+    templates = Path(codegen.__file__).resolve().parents[1] / "templates"
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "kernels" / "softmax_f16.h").write_text(
+        (templates / "kernels" / "softmax_f16.h").read_text())
+    for name in ("tinyrt_f16.h", "tinyrt_math.h"):
+        (tmp_path / name).write_text((templates / "runtime" / name).read_text())
+    exe = tmp_path / "exp"
+    host.run_checked(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", str(src), "-o",
+                      str(exe), "-lm"], "compile")
+    d = np.concatenate([np.linspace(-87.0, 88.0, 50001, dtype=np.float32),
+                        np.float32([0.0, -0.0, -1e-30, -87.5, -200.0])])
+    got = np.frombuffer(subprocess.run([str(exe)], input=d.tobytes(), capture_output=True,
+                                       check=True).stdout, np.float32)
+    want = np.exp(np.maximum(d.astype(np.float64), -87.0))
+    ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
+    assert float(np.max(np.abs(got - want) / ulp)) <= 2.0
+
+
+def test_scratch_sizes_agree_with_the_kernel_headers(tmp_path):
+    from test_op_conv2d import c_value
+    from tinyrt.ops.f16 import softmax_scratch_bytes
+    (tmp_path / "tinyrt_f16.h").write_text(
+        (Path(codegen.__file__).resolve().parents[1] / "templates" / "runtime" /
+         "tinyrt_f16.h").read_text())
+    assert softmax_scratch_bytes(37) == c_value(tmp_path, "softmax_f16",
+                                                "SOFTMAX_F16_SCRATCH_BYTES(37)") == 148
+
+
+def test_depthwise_f16_weights_are_relaid_multiplier_major():
+    from tinyrt.ops.f16 import dwconv_layout
+    w = np.arange(2 * 2 * 6, dtype=np.float32).reshape(1, 2, 2, 6)    # C = 2, M = 3
+    relaid, bias = dwconv_layout(w, np.arange(6, dtype=np.float32), 2)
+    assert relaid.shape == (2, 2, 3, 2) and relaid.dtype == np.float16
+    # output channel ic * M + m of tap (ky, kx) sits at [ky, kx, m, ic]
+    assert relaid[1, 0, 2, 1] == w[0, 1, 0, 1 * 3 + 2]
+    assert list(bias.reshape(-1)) == [0, 3, 1, 4, 2, 5]
+    same, _ = dwconv_layout(w.reshape(1, 2, 2, 6), None, 6)            # M = 1: TFLite's own
+    assert np.array_equal(same.reshape(-1), w.reshape(-1).astype(np.float16))
 
 
 def test_f16_kernels_are_clean_under_asan_and_ubsan():
@@ -598,7 +677,7 @@ def test_kws_fp16_deploys_on_qemu_m55_under_the_fp16_rule(shared_models, tmp_pat
     assert report["compute"] == "fp16"
     assert report["matching_runs"] == 3, report["results"]
     fp32 = codegen.lower(read_tflite(str(path)), board, compute="fp32")
-    assert report["memory"]["arena_bytes"] * 2 == fp32.plan.arena_bytes
+    assert report["memory"]["arena_bytes"] * 2 == activation_arena(fp32)
     ref = reference.Reference(str(path))
     from tinyrt.deploy import load_inputs
     for run, x in zip(report["results"], load_inputs(None, read_tflite(str(path)), 3, 0)):
