@@ -34,20 +34,6 @@
 
 #include "../tinyrt_dsp.h"
 
-/* SXTB16 of x rotated by 8: the odd bytes (b1, b3). One instruction (SXTB16 Rd, Rm, ROR #8);
- * arm_acle.h of arm-none-eabi-gcc 12 has no __ror, so TR_SXTB16_ODD does not build there. */
-#if defined(TINYRT_ACLE_PORTABLE)
-#define CONV_DSP_ODD(x) __sxtb16(__ror((x), 8))
-#else
-static inline __attribute__((always_inline)) uint32_t conv_dsp_odd(uint32_t x)
-{
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
-#define CONV_DSP_ODD(x) conv_dsp_odd(x)
-#endif
-
 #define CONV2D_S8_DSP_DEPTH4(depth) (((depth) + 3) / 4 * 4)
 #define CONV2D_S8_DSP_SCRATCH_BYTES(depth, out_c) \
     (9 * CONV2D_S8_DSP_DEPTH4(depth) + ((4 * (out_c) + 3) / 4 * 4))
@@ -80,7 +66,7 @@ TINYRT_KERNEL void conv_dsp_mac_2x4(const uint32_t *w, const uint32_t *x, int pa
 #if defined(TINYRT_ACLE_PORTABLE)
     do {
         const uint32_t v = *w++;
-        const uint32_t we = __sxtb16(v), wo = CONV_DSP_ODD(v);
+        const uint32_t we = __sxtb16(v), wo = TR_SXTB16_ODD(v);
         a0 = __smlad(we, x[0], a0);
         b0 = __smlad(wo, x[0], b0);
         a1 = __smlad(we, x[1], a1);
@@ -173,7 +159,7 @@ TINYRT_KERNEL void conv_dsp_expand(uint32_t *x16, int j, int d, const int8_t *sr
     for (int g = 0; g < bytes / 4; g++) {
         const uint32_t v = tr_read_u32(src + 4 * g);
         dst[0] = __sxtb16(v);
-        dst[4] = CONV_DSP_ODD(v);
+        dst[4] = TR_SXTB16_ODD(v);
         dst += 8;
     }
 }

@@ -35,23 +35,6 @@
 #define DWCONV_S8_DSP_GROUP_WORDS(taps) (4 + 2 * (taps) + 12)
 #define DWCONV_S8_DSP_TAIL_WORDS(taps) (1 + (taps) + 3)
 
-/* SXTB16 of the input word rotated by 8 (bytes 1 and 3), one instruction. tinyrt_dsp.h's
- * TR_SXTB16_ODD needs __ror, which GCC 12's arm_acle.h lacks, and gcc does not fold a C rotate
- * into SXTB16's ROR operand: inline asm on the target, the exact C model on the host. */
-#ifndef TR_SXTB16_ROR8
-#if defined(TINYRT_ACLE_PORTABLE)
-#define TR_SXTB16_ROR8(x) __sxtb16(__ror((x), 8))
-#else
-static inline __attribute__((always_inline)) uint32_t tr_sxtb16_ror8(uint32_t x)
-{
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
-#define TR_SXTB16_ROR8(x) tr_sxtb16_ror8(x)
-#endif
-#endif
-
 /* The halves of an int16 pair, written so that gcc fuses `acc + lo(a) * lo(b)` into SMLABB and
  * `acc + hi(a) * hi(b)` into SMLATT (and the host compiler into plain multiplies). */
 #define DWDSP_LO(x) ((int32_t)(int16_t)(x))
@@ -67,7 +50,7 @@ TINYRT_KERNEL void dwconv_dsp_mac4(int32_t *a0, int32_t *a1, int32_t *a2, int32_
                                    uint32_t v, int32_t we, int32_t wo)
 {
 #if defined(TINYRT_ACLE_PORTABLE)
-    const uint32_t even = TR_SXTB16_EVEN(v), odd = TR_SXTB16_ROR8(v);
+    const uint32_t even = TR_SXTB16_EVEN(v), odd = TR_SXTB16_ODD(v);
     *a0 += DWDSP_LO(even) * DWDSP_LO(we);
     *a2 += DWDSP_HI(even) * DWDSP_HI(we);
     *a1 += DWDSP_LO(odd) * DWDSP_LO(wo);

@@ -33,20 +33,6 @@
 
 #include "../tinyrt_dsp.h"
 
-/* SXTB16 of x rotated by 8 in one instruction (arm-none-eabi-gcc 12's arm_acle.h has no
- * __ror, so TR_SXTB16_ODD does not build there). */
-#if defined(TINYRT_ACLE_PORTABLE)
-#define FC_DSP_ODD(x) __sxtb16(__ror((x), 8))
-#else
-static inline __attribute__((always_inline)) uint32_t fc_dsp_odd(uint32_t x)
-{
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
-#define FC_DSP_ODD(x) fc_dsp_odd(x)
-#endif
-
 /* Channel pairs xa, xb for outputs (o, o+1) and (o+2, o+3): one LDM of 4 weight words (LDM
  * fills registers in ascending order, so w0..w3 are pinned to r8, r9, r10, r12). */
 #define FC_DSP_TWO_PAIRS_ASM \
@@ -76,7 +62,7 @@ TINYRT_KERNEL int32_t fc_dsp_expand(const int8_t *x, uint32_t *x16, int in_depth
     int32_t sum = 0;
     for (int g = 0; g < in_depth / 4; g++) {
         const uint32_t v = tr_read_u32(x + 4 * g);
-        const uint32_t e = __sxtb16(v), o = FC_DSP_ODD(v);
+        const uint32_t e = __sxtb16(v), o = TR_SXTB16_ODD(v);
         x16[2 * g] = e;
         x16[2 * g + 1] = o;
         sum = __smlad(e, ones, sum);
@@ -90,7 +76,7 @@ TINYRT_KERNEL int32_t fc_dsp_expand(const int8_t *x, uint32_t *x16, int in_depth
         }
         const uint32_t v = tr_read_u32(last);
         x16[2 * g] = __sxtb16(v);
-        x16[2 * g + 1] = FC_DSP_ODD(v);
+        x16[2 * g + 1] = TR_SXTB16_ODD(v);
     }
     return sum * 128;
 }
@@ -111,8 +97,8 @@ TINYRT_KERNEL void fc_dsp_block4(const uint32_t *x16, const int32_t *row, int pa
         uint32_t wa = w[0], wb = w[1];
         p0 = __smlad(wa, xv, p0);
         p1 = __smlad(wb, xv, p1);
-        wa = FC_DSP_ODD(wa);
-        wb = FC_DSP_ODD(wb);
+        wa = TR_SXTB16_ODD(wa);
+        wb = TR_SXTB16_ODD(wb);
         q0 = __smlad(wa, xv, q0);
         q1 = __smlad(wb, xv, q1);
         w += 2;

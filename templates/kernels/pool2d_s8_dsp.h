@@ -20,20 +20,6 @@
 
 #include "../tinyrt_dsp.h"
 
-/* acc + the bytes 1 and 3 of x as int16 pairs: SXTAB16 with ROR #8, one instruction (GCC 12's
- * arm_acle.h has no __ror, and gcc does not fold a C rotate into the operand). */
-static inline __attribute__((always_inline)) uint32_t pool_dsp_sxtab16_ror8(uint32_t acc,
-                                                                            uint32_t x)
-{
-#if defined(TINYRT_ACLE_PORTABLE)
-    return __sxtab16(acc, __ror(x, 8));
-#else
-    uint32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
-    return r;
-#endif
-}
-
 /* TFLite's rounding division of a window sum by the number of valid elements. */
 TINYRT_KERNEL int8_t pool_dsp_avg(int32_t sum, int32_t count, int32_t act_min, int32_t act_max)
 {
@@ -56,7 +42,7 @@ TINYRT_KERNEL void pool_dsp_avg_pixel(const int8_t *x, int row, int depth, int f
             for (int fx = 0; fx < fw; fx++) {
                 const uint32_t v = tr_read_u32(p + fx * depth);
                 even = __sxtab16(even, v);
-                odd = pool_dsp_sxtab16_ror8(odd, v);
+                odd = tr_sxtab16_ror8(odd, v);
             }
         }
         out[c] = pool_dsp_avg((int16_t)even, count, act_min, act_max);

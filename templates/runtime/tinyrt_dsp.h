@@ -92,9 +92,36 @@ static inline int32_t tr_smmulr(int32_t a, int32_t b)
 #error "tinyrt: the *_dsp kernels need a core with the Arm DSP extension (Cortex-M4/M7/M33/M55); this board's features must not list dsp, or define TINYRT_ACLE_PORTABLE for the host twin"
 #endif
 
+/* SXTB16 / SXTAB16 of x rotated by 8 (bytes 1 and 3): one instruction each. GCC 12's
+ * arm_acle.h has no __ror and gcc does not fold a C rotate into the instructions' ROR operand,
+ * so on the target they are one-line asm; on the host, the exact C models. */
+#if defined(TINYRT_ACLE_PORTABLE)
+static inline uint32_t tr_sxtb16_ror8(uint32_t x)
+{
+    return __sxtb16(__ror(x, 8));
+}
+static inline uint32_t tr_sxtab16_ror8(uint32_t acc, uint32_t x)
+{
+    return __sxtab16(acc, __ror(x, 8));
+}
+#else
+static inline __attribute__((always_inline)) uint32_t tr_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+static inline __attribute__((always_inline)) uint32_t tr_sxtab16_ror8(uint32_t acc, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+}
+#endif
+
 /* Two int8 lanes each: x = [b0 b1 b2 b3] -> even = (b0, b2), odd = (b1, b3) as int16 pairs. */
 #define TR_SXTB16_EVEN(x) __sxtb16(x)
-#define TR_SXTB16_ODD(x) __sxtb16(__ror((x), 8))
+#define TR_SXTB16_ODD(x) tr_sxtb16_ror8(x)
 
 /* An unaligned 32-bit load (Cortex-M4/M7/M33/M55 allow it for LDR; memcpy lets the compiler
  * emit exactly one LDR without breaking strict aliasing). */
