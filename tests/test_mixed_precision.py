@@ -111,7 +111,9 @@ def test_keeping_the_fragile_layer_in_fp16_recovers_the_int8_loss():
 
 def test_costs_are_the_planned_weight_and_arena_bytes():
     result = quantize(float_net(outlier=1000.0), net_samples(), progress=False)
-    board = load_board("qemu-m4")
+    # the portable kernels keep the weights as the model has them (SIMD kernels re-lay them out
+    # with their requantisation constants, which moves the byte count)
+    board = {**load_board("qemu-m4"), "kernels": ("portable",)}
     hidden = result.float_graph.ops[HIDDEN].name
     a, b = costs(result.graph, board), costs(mixed(result, hidden).graph, board)
     # 8x144 weights: 1 -> 2 bytes each; 8 biases: int32 -> float16
