@@ -59,6 +59,113 @@ tr_mve_out(int32x4_t y, int32_t out_zp, int32_t act_min, int32_t act_max)
 }
 
 /*
+ * The requantisation forms the generator picks per layer (literal `mode`; all exact):
+ *   TR_MVE_RQ_EXACT  any shifts: tr_mve_requant (6 instructions, 5 without a left shift)
+ *   TR_MVE_RQ_RIGHT  every shift < 0: right > 0 everywhere, so the fixup is the sign of y alone
+ *                    and y - 1 cannot wrap (VQRDMULH never returns INT32_MIN): 4 instructions
+ *   TR_MVE_RQ_LEFT   every shift >= 0: no rounding division at all: 2 instructions
+ */
+#define TR_MVE_RQ_EXACT 0
+#define TR_MVE_RQ_RIGHT 1
+#define TR_MVE_RQ_LEFT 2
+
+/* Per-lane multiplier, left shift, negated right shift (unused ones may be anything). */
+static inline __attribute__((always_inline)) int32x4_t
+tr_mve_rq_mode(int mode, int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t neg_right)
+{
+    if (mode == TR_MVE_RQ_RIGHT) {
+        const int32x4_t y = vqrdmulhq_s32(acc, mult);
+        return vrshlq_s32(vaddq_s32(y, vshrq_n_s32(y, 31)), neg_right);
+    }
+    if (mode == TR_MVE_RQ_LEFT) {
+        return vqrdmulhq_s32(vshlq_s32(acc, left), mult);
+    }
+    return tr_mve_requant(acc, mult, left, neg_right);
+}
+
+/* The same with one multiplier and shift for every lane (literals: a zero shift drops out). */
+static inline __attribute__((always_inline)) int32x4_t
+tr_mve_rq_mode_n(int mode, int32x4_t acc, int32_t mult, int32_t left, int32_t neg_right)
+{
+    if (mode == TR_MVE_RQ_RIGHT) {
+        const int32x4_t y = vqrdmulhq_n_s32(acc, mult);
+        return vrshlq_n_s32(vaddq_s32(y, vshrq_n_s32(y, 31)), neg_right);
+    }
+    if (mode == TR_MVE_RQ_LEFT) {
+        return vqrdmulhq_n_s32(left ? vshlq_r_s32(acc, left) : acc, mult);
+    }
+    return tr_mve_requant_n(acc, mult, left, neg_right);
+}
+
+/* Even and odd channels' results (VMULLB/VMULLT order) back in channel order, saturated to
+ * int16 (no value that saturates can come back inside the int8 clamp). Together the two
+ * narrowings write every lane of a fresh register; through the intrinsics GCC would first copy
+ * or spill a vector to merge into. */
+static inline __attribute__((always_inline)) int16x8_t tr_mve_interleave_s32(int32x4_t even,
+                                                                             int32x4_t odd)
+{
+    int16x8_t r;
+    __asm__("vqmovnb.s32 %q0, %q1\n\tvqmovnt.s32 %q0, %q2" : "=&w"(r) : "w"(even), "w"(odd));
+    return r;
+}
+
+/* y saturated to int8 in the low byte of each 16-bit lane (what VSTRB.16 stores). */
+static inline __attribute__((always_inline)) int16x8_t tr_mve_sat_s8(int16x8_t y)
+{
+    int16x8_t r;
+    __asm__("vqmovnb.s16 %q0, %q1" : "=w"(r) : "w"(y));
+    return r;
+}
+
+/* out[0, n) = clamp(y + out_zp) as int8 (n, act_min, act_max literals). The zp add saturates
+ * (a saturated value stays beyond the clamp); the final saturating narrow to int8 is the clamp
+ * to [-128, 127], so a bound is only applied when the activation is tighter. */
+static inline __attribute__((always_inline)) void tr_mve_store_s16(int8_t *out, int16x8_t y,
+                                                                   int32_t out_zp, int32_t act_min,
+                                                                   int32_t act_max, int n)
+{
+    y = vqaddq_n_s16(y, (int16_t)out_zp);
+    if (act_min > -128) {
+        y = vmaxq_s16(y, vdupq_n_s16((int16_t)act_min));
+    }
+    if (act_max < 127) {
+        y = vminq_s16(y, vdupq_n_s16((int16_t)act_max));
+    }
+    y = tr_mve_sat_s8(y);
+    if (n >= 8) {
+        vstrbq_s16(out, y);
+    } else {
+        vstrbq_p_s16(out, y, vctp16q((uint32_t)n));
+    }
+}
+
+/* n bytes (a literal in the kernels): whole vectors, then one predicated one. */
+static inline __attribute__((always_inline)) void tr_mve_copy_s8(int8_t *dst, const int8_t *src,
+                                                                 int n)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        vstrbq_s8(dst + i, vldrbq_s8(src + i));
+    }
+    if (i < n) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        vstrbq_p_s8(dst + i, vldrbq_z_s8(src + i, p), p);
+    }
+}
+
+static inline __attribute__((always_inline)) void tr_mve_fill_s8(int8_t *dst, int8_t v, int n)
+{
+    const int8x16_t d = vdupq_n_s8(v);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        vstrbq_s8(dst + i, d);
+    }
+    if (i < n) {
+        vstrbq_p_s8(dst + i, d, vctp8q((uint32_t)(n - i)));
+    }
+}
+
+/*
  * Requantisation of one layer: per-channel arrays (per_channel != 0) or element 0 of each for
  * every channel; has_left == 0 when every left shift is 0 (the VSHL is dropped). Both flags
  * are literals of each call.

@@ -53,6 +53,24 @@ def requant(mults: np.ndarray, shifts: np.ndarray, channels: int, out_zp: int,
     return args, consts
 
 
+# tinyrt_mve.h's TR_MVE_RQ_* requantisation forms.
+RQ_EXACT, RQ_RIGHT, RQ_LEFT = 0, 1, 2
+
+
+def rq_mode(shifts: np.ndarray) -> int:
+    """RIGHT when every TFLite shift is negative, LEFT when none is, else EXACT (tinyrt_mve.h
+    says why each is exact)."""
+    shifts = np.asarray(shifts)
+    if np.all(shifts < 0):
+        return RQ_RIGHT
+    return RQ_LEFT if np.all(shifts >= 0) else RQ_EXACT
+
+
+def layer_multipliers(graph: Graph, op: Op, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    inp, w, out = graph.t(op.inputs[0]), graph.t(op.inputs[1]), graph.t(op.outputs[0])
+    return channel_multipliers(inp, w, out, channels)
+
+
 def layer_requant(graph: Graph, op: Op, channels: int) -> tuple[list, dict]:
     inp, w, out = graph.t(op.inputs[0]), graph.t(op.inputs[1]), graph.t(op.outputs[0])
     mults, shifts = channel_multipliers(inp, w, out, channels)
