@@ -55,6 +55,7 @@ def c_ident(text: str, limit: int = 28) -> str:
 
 
 _RUNTIME_INCLUDE = re.compile(r'#include "\.\./(tinyrt_\w+\.h)"')
+_KERNEL_INCLUDE = re.compile(r'#include "(\w+\.h)"')
 _PROTOTYPE = re.compile(r"TINYRT_KERNEL\s+[\w\s\*]*?\b(\w+)\s*\(([^)]*)\)", re.S)
 
 
@@ -159,6 +160,25 @@ def _arg(a, g, plan, weights, const_names, op_index) -> dict:
     raise TypeError(f"kernel argument {a!r} of op {op_index} has no C form")
 
 
+def kernel_files(header: str) -> dict[str, str]:
+    """templates/kernels/<header>.h and every header it includes, transitively: runtime headers
+    (``#include "../tinyrt_dsp.h"``) and sibling kernel families a SIMD family reuses
+    (``#include "conv2d_s8.h"``), as {relative path in the project: text}."""
+    files: dict[str, str] = {}
+    todo = [f"kernels/{header}.h"]
+    while todo:
+        rel = todo.pop()
+        if rel in files:
+            continue
+        folder = "kernels" if rel.startswith("kernels/") else "runtime"
+        text = (data_dir("templates") / folder / rel.split("/")[-1]).read_text()
+        files[rel] = text
+        todo += _RUNTIME_INCLUDE.findall(text)
+        if folder == "kernels":
+            todo += [f"kernels/{name}" for name in _KERNEL_INCLUDE.findall(text)]
+    return files
+
+
 def render(lowered, host_main: bool = True) -> dict[str, str]:
     env = _env()
     ctx = context(lowered)
@@ -170,10 +190,7 @@ def render(lowered, host_main: bool = True) -> dict[str, str]:
         "tinyrt_math.h": (data_dir("templates") / "runtime" / "tinyrt_math.h").read_text(),
     }
     for header in lowered.kernel_headers:
-        text = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
-        files[f"kernels/{header}.h"] = text
-        for runtime in _RUNTIME_INCLUDE.findall(text):   # tinyrt_f16.h, tinyrt_dsp.h, ...
-            files[runtime] = (data_dir("templates") / "runtime" / runtime).read_text()
+        files.update(kernel_files(header))
     if host_main:
         files["main_host.c"] = env.get_template("main_host.c.j2").render(ctx)
     return files

@@ -384,7 +384,7 @@ def test_fp16_weight_layers_stay_bit_exact_with_tflite_on_the_host():
 
 
 def test_fp32_scratch_sizes_agree_with_the_kernel_headers(tmp_path):
-    from test_op_conv2d import c_value
+    from conformance import c_value
     from tinyrt.ops.f32 import conv2d_scratch_bytes, dwconv_block, dwconv_scratch_bytes
     for args in ((0, 1, 5, 3, 12, 4), (1, 1, 3, 3, 12, 4), (0, 0, 3, 3, 12, 12)):
         sub = tmp_path / "_".join(map(str, args))

@@ -459,7 +459,7 @@ def test_softmax_f16_exp_is_within_two_float_ulps(tmp_path):
 
 
 def test_scratch_sizes_agree_with_the_kernel_headers(tmp_path):
-    from test_op_conv2d import c_value
+    from conformance import c_value
     from tinyrt.ops.f16 import softmax_scratch_bytes
     (tmp_path / "tinyrt_f16.h").write_text(
         (Path(codegen.__file__).resolve().parents[1] / "templates" / "runtime" /

@@ -2,7 +2,6 @@
 DEPTHWISE_CONV_2D with the Arm DSP extension is bit-exact with tflite-runtime, on the host twin
 (exact C models of the instructions, under the sanitizers too) and on the emulated Cortex-M4.
 Also the helpers the pool and add tests share: ``host_exact``, ``qemu_exact``, ``c_value``."""
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -11,13 +10,12 @@ import pytest
 
 import codegen
 from builder import ModelBuilder
-from conformance import rand_int8
+from conformance import c_value, rand_int8
 from firmware_project import requires_arm_gcc, requires_qemu
 from test_op_depthwise_conv2d import dw_model
 from tinyrt.boards import load_board
 from tinyrt.kernels import dwconv_s8_dsp, requant
 from tinyrt.ops.geometry import window_axis
-from tinyrt.paths import data_dir
 from tinyrt.verify import verify_host
 from tinyrt.writer import write_tflite
 
@@ -46,24 +44,6 @@ def qemu_exact(graph, kernel: str, board: str = "qemu-m4") -> None:
         path.write_bytes(write_tflite(graph))
         r = deploy_device(str(path), b, runs=2, quiet=True)
     assert r["bit_exact_runs"] == r["runs"]
-
-
-def c_value(tmp_path, header: str, expr: str) -> int:
-    """``expr`` evaluated by a host program including templates/kernels/<header>.h (a *_dsp
-    header: the runtime headers and TINYRT_ACLE_PORTABLE come along)."""
-    templates = data_dir("templates")
-    (tmp_path / "kernels").mkdir()
-    for name in ("tinyrt_math.h", "tinyrt_dsp.h"):
-        (tmp_path / name).write_text((templates / "runtime" / name).read_text())
-    (tmp_path / "kernels" / f"{header}.h").write_text(
-        (templates / "kernels" / f"{header}.h").read_text())
-    (tmp_path / "main.c").write_text(
-        f'#include <stdio.h>\n#include "kernels/{header}.h"\n'
-        f'int main(void) {{ printf("%d", (int)({expr})); return 0; }}\n')
-    exe = tmp_path / "main"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-DTINYRT_ACLE_PORTABLE",
-                    "-o", str(exe), str(tmp_path / "main.c")], check=True)
-    return int(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout)
 
 
 MODE_ARG = 21   # position of `mode` in dwconv_s8_dsp's arguments

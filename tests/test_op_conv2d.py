@@ -1,7 +1,6 @@
 """CONV_2D int8 is bit-exact with tflite-runtime's reference kernel (ConvPerChannel), in both
 kernel variants: the generic conv2d_s8 and the pointwise conv2d_s8_1x1."""
 import dataclasses
-import subprocess
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import codegen
 from builder import ModelBuilder
-from conformance import assert_bit_exact, rand_int8
+from conformance import assert_bit_exact, c_value, rand_int8
 from tinyrt.boards import load_board
 from tinyrt.errors import UnsupportedOp
 from tinyrt.frontend import read_tflite
@@ -17,7 +16,6 @@ from tinyrt.ir import Graph, Op
 from tinyrt.ops import conv2d
 from tinyrt.ops.conv2d import scratch_bytes
 from tinyrt.ops.geometry import window_axis
-from tinyrt.paths import data_dir
 from tinyrt.verify import verify_host
 from tinyrt.writer import write_tflite
 
@@ -56,22 +54,6 @@ def test_pointwise_layers_use_the_matrix_multiply_kernel():
                                   dict(kernel=(1, 1), groups=3, shape=(1, 4, 4, 6), filters=6)])
 def test_other_layers_use_the_generic_kernel(case):
     assert kernel_of(conv_model(**case)) == "conv2d_s8"
-
-
-def c_value(tmp_path, header: str, expr: str) -> int:
-    """``expr`` evaluated by a C program that includes templates/kernels/<header>.h."""
-    templates = data_dir("templates")
-    (tmp_path / "kernels").mkdir()
-    (tmp_path / "tinyrt_math.h").write_text((templates / "runtime" / "tinyrt_math.h").read_text())
-    (tmp_path / "kernels" / f"{header}.h").write_text(
-        (templates / "kernels" / f"{header}.h").read_text())
-    (tmp_path / "main.c").write_text(
-        f'#include <stdio.h>\n#include "kernels/{header}.h"\n'
-        f'int main(void) {{ printf("%d", (int)({expr})); return 0; }}\n')
-    exe = tmp_path / "main"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
-                    str(tmp_path / "main.c")], check=True)
-    return int(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout)
 
 
 def test_scratch_size_agrees_with_the_kernel_header(tmp_path):

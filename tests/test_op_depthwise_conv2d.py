@@ -15,7 +15,7 @@ from tinyrt.errors import UnsupportedOp
 from tinyrt.ops import depthwise_conv2d
 from tinyrt.ops.geometry import window_axis
 from tinyrt.ops.depthwise_conv2d import scratch_bytes
-from test_op_conv2d import c_value
+from conformance import c_value
 
 
 def dw_model(shape=(1, 7, 6, 4), multiplier=1, kernel=(3, 3), stride=(1, 1), dilation=(1, 1),

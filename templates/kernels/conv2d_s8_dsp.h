@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "../tinyrt_dsp.h"
+#include "conv2d_s8.h"   /* conv_im2col_s8: the portable kernels' window copy */
 
 #define CONV2D_S8_DSP_DEPTH4(depth) (((depth) + 3) / 4 * 4)
 #define CONV2D_S8_DSP_SCRATCH_BYTES(depth, out_c) \
@@ -214,32 +215,6 @@ TINYRT_KERNEL void conv2d_s8_1x1_dsp(const int8_t *input, const int32_t *wpack, 
     }
 }
 
-/* One window as int8 into col [k_h, k_w, in_c] (taps outside the input read in_zp). */
-TINYRT_KERNEL void conv_dsp_im2col(const int8_t *in_b, int8_t *col, int in_h, int in_w,
-                                   int in_c, int k_h, int k_w, int dil_h, int dil_w, int iy0,
-                                   int ix0, int8_t in_zp)
-{
-    const int x_inside = ix0 >= 0 && ix0 + (k_w - 1) * dil_w < in_w;
-    for (int ky = 0; ky < k_h; ky++) {
-        const int iy = iy0 + ky * dil_h;
-        int8_t *dst = col + ky * k_w * in_c;
-        if (iy < 0 || iy >= in_h) {
-            memset(dst, in_zp, (size_t)(k_w * in_c));
-        } else if (x_inside && dil_w == 1) {
-            memcpy(dst, in_b + (iy * in_w + ix0) * in_c, (size_t)(k_w * in_c));
-        } else {
-            for (int kx = 0; kx < k_w; kx++) {
-                const int ix = ix0 + kx * dil_w;
-                if (ix < 0 || ix >= in_w) {
-                    memset(dst + kx * in_c, in_zp, (size_t)in_c);
-                } else {
-                    memcpy(dst + kx * in_c, in_b + (iy * in_w + ix) * in_c, (size_t)in_c);
-                }
-            }
-        }
-    }
-}
-
 /* One window straight into pixel slot j of x16, when in_c % 4 == 0 (every tap is whole
  * groups of 4 bytes at a depth that is a multiple of 4). */
 TINYRT_KERNEL void conv_dsp_window(uint32_t *x16, int j, const int8_t *in_b, int in_h, int in_w,
@@ -298,8 +273,8 @@ TINYRT_KERNEL void conv2d_s8_dsp(const int8_t *input, const int32_t *wpack, int8
                     conv_dsp_window(x16, j, in_b, in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, iy0,
                                     ix0, zp2);
                 } else {
-                    conv_dsp_im2col(in_b, col, in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, iy0,
-                                    ix0, (int8_t)in_zp);
+                    conv_im2col_s8(in_b, col, in_h, in_w, in_c, k_h, k_w, in_c, dil_h, dil_w, iy0,
+                                   ix0, 0, (int8_t)in_zp);
                     conv_dsp_expand(x16, j, 0, col, depth4);
                 }
             }
