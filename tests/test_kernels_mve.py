@@ -7,6 +7,7 @@ per-channel weights, zero points -128/127, tiny multipliers (large right shifts)
 scales above 1 (left shifts), and every fused activation."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 
@@ -17,10 +18,14 @@ import codegen
 from firmware_project import requires_arm_gcc, requires_qemu
 from test_op_conv2d import conv_model
 from test_op_depthwise_conv2d import dw_model
+from codegen.render import kernel_params
+from test_op_add_sub import binary_model
 from test_op_fully_connected import fc_model
+from test_op_pool2d import pool_model
 from tinyrt.boards import load_board
 from tinyrt.device import deploy_device
-from tinyrt.kernels import conv2d_s8_mve
+from tinyrt.ir import Graph
+from tinyrt.kernels import conv2d_s8_mve, dwconv_s8_mve, pool2d_s8_mve
 from tinyrt.paths import data_dir
 from tinyrt.writer import write_tflite
 
@@ -46,6 +51,9 @@ def test_mve_rows_are_chosen_on_the_m55_only():
     assert layer_kernels(conv_model(kernel=(1, 1))) == [("mve", "conv2d_s8_1x1_mve")]
     assert layer_kernels(conv_model(kernel=(3, 3))) == [("mve", "conv2d_s8_mve")]
     assert layer_kernels(dw_model()) == [("mve", "dwconv_s8_mve")]
+    assert layer_kernels(pool_model("MAX_POOL_2D", (1, 4, 4, 3), (2, 2), (2, 2))) == \
+        [("mve", "pool2d_s8_mve")]
+    assert layer_kernels(binary_model("SUB", (1, 5), (1, 5))) == [("mve", "add_s8_mve")]
     assert layer_kernels(fc_model(1, 33, 7, 0, 0)) == [("mve", "fully_connected_s8_mve")]
     for board in ("host", "qemu-m4"):
         variants = {v for v, _ in layer_kernels(conv_model(kernel=(1, 1)), load_board(board))}
@@ -76,18 +84,22 @@ def test_requant_arguments_split_the_shift():
     assert args[:2] == [0, 0]
 
 
-def test_scratch_size_agrees_with_the_kernel_header(tmp_path):
-    """CONV2D_S8_MVE_SCRATCH_BYTES evaluated by the host compiler (the header itself needs MVE,
-    so its #define line is compiled alone)."""
-    text = (data_dir("templates") / "kernels" / "conv2d_s8_mve.h").read_text()
-    define = re.search(r"^#define CONV2D_S8_MVE_SCRATCH_BYTES.*$", text, re.M).group(0)
+def c_define(tmp_path, header, macro, args):
+    """``macro(*args)`` evaluated by the host compiler (the header itself needs MVE, so its
+    #define line is compiled alone)."""
+    text = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
+    define = re.search(rf"^#define {macro}.*$", text, re.M).group(0)
     (tmp_path / "main.c").write_text(f'#include <stdio.h>\n{define}\nint main(void) {{ '
-                                     f'printf("%d %d", CONV2D_S8_MVE_SCRATCH_BYTES(3, 5, 7), '
-                                     f'CONV2D_S8_MVE_SCRATCH_BYTES(10, 4, 1)); return 0; }}\n')
+                                     f'printf("%d", {macro}{tuple(args)}); return 0; }}\n')
     subprocess.run(["cc", "-o", str(tmp_path / "m"), str(tmp_path / "main.c")], check=True)
-    out = subprocess.run([str(tmp_path / "m")], capture_output=True, text=True, check=True).stdout
-    assert out.split() == [str(conv2d_s8_mve.scratch_bytes(3, 5, 7)),
-                           str(conv2d_s8_mve.scratch_bytes(10, 4, 1))]
+    return int(subprocess.run([str(tmp_path / "m")], capture_output=True, text=True,
+                              check=True).stdout)
+
+
+def test_scratch_size_agrees_with_the_kernel_header(tmp_path):
+    for args in ((3, 5, 7), (10, 4, 1)):
+        assert c_define(tmp_path, "conv2d_s8_mve", "CONV2D_S8_MVE_SCRATCH_BYTES", args) == \
+            conv2d_s8_mve.scratch_bytes(*args)
 
 
 # --- on qemu-m55 --------------------------------------------------------------------------------
@@ -117,25 +129,181 @@ def test_conv2d_is_bit_exact_on_m55(case, tmp_path):
     assert_exact_on_m55(conv_model(**case), kernel, tmp_path)
 
 
-DW_CASES = {
-    "3x3 SAME 4 channels": dict(),
-    "3x3 stride 2 17 channels zp extremes": dict(shape=(1, 9, 8, 17), stride=(2, 2), in_zp=-128,
-                                                 out_zp=127, activation="RELU6"),
-    "5x5 3 channels": dict(shape=(1, 8, 9, 3), kernel=(5, 5), activation="RELU"),
-    "7x7 33 channels per tensor": dict(shape=(1, 9, 9, 33), kernel=(7, 7), per_channel=False),
-    "3x3 VALID 1 channel left shift": dict(shape=(1, 6, 5, 1), padding="VALID", w_scale=2.0,
-                                           out_scale=0.01, activation="RELU_N1_TO_1"),
-    "3x3 dilated stride 2 tiny scale": dict(shape=(1, 11, 10, 6), dilation=(2, 2),
-                                            stride=(2, 2), w_scale=1e-4, out_scale=10.0,
-                                            in_zp=127, out_zp=-128, bias=False),
+def merge(*graphs):
+    """Independent single-layer graphs as one model (their own inputs and outputs): one
+    firmware build and QEMU run for several layers (the firmware's protocol takes at most
+    MAX_IO inputs and outputs)."""
+    tensors, ops, inputs, outputs = [], [], [], []
+    for k, g in enumerate(graphs):
+        base = len(tensors)
+        shift = lambda ids: [i + base if i >= 0 else i for i in ids]
+        tensors += [dataclasses.replace(t, name=f"g{k}_{t.name}") for t in g.tensors]
+        ops += [dataclasses.replace(o, inputs=shift(o.inputs), outputs=shift(o.outputs),
+                                    name=f"g{k}_{o.name}") for o in g.ops]
+        inputs += shift(g.inputs)
+        outputs += shift(g.outputs)
+    return Graph(tensors, ops, inputs, outputs, "merged")
+
+
+MAX_IO = 4
+
+
+def models(graphs):
+    """``graphs`` merged into as few models as the protocol's MAX_IO inputs allow."""
+    out, group = [], []
+    for g in graphs:
+        if group and sum(len(x.inputs) for x in group) + len(g.inputs) > MAX_IO:
+            out.append(merge(*group))
+            group = []
+        group.append(g)
+    return out + [merge(*group)] if group else out
+
+
+def assert_all_exact_on_m55(graph, kernel, tmp_path, runs=2):
+    """Every layer takes the MVE ``kernel``; every run on qemu-m55 is bit-exact."""
+    assert set(layer_kernels(graph)) == {("mve", kernel)}
+    path = tmp_path / "case.tflite"
+    path.write_bytes(write_tflite(graph))
+    r = deploy_device(str(path), M55, runs=runs, quiet=True)
+    assert r["bit_exact_runs"] == r["runs"] == runs, r
+
+
+def call_args(graph, name):
+    """Argument ``name`` of every layer's kernel call (names from the header's prototype)."""
+    values = []
+    for layer in codegen.lower(graph, M55).layers:
+        names = kernel_params(layer.call.header)[layer.call.kernel]
+        values.append(layer.call.args[names.index(name)])
+    return values
+
+
+# Two models of depthwise layers: channel counts below, at and past the 8-lane groups (tails of
+# 1 to 7), 3x3/5x5/7x7 and 3x1, stride 1/2/mixed, dilation, SAME (band copy: every border) and
+# VALID (in place), per-tensor and per-channel, zero points -128/127, every activation, and all
+# three requantisation forms (RIGHT: tiny scales; LEFT: scales above 1; EXACT: both in a layer).
+DW_MODELS = {
+    "tails, strides": [
+        dict(shape=(1, 7, 6, 17), in_zp=-128, out_zp=127, activation="RELU6"),
+        dict(shape=(1, 9, 8, 33), stride=(2, 2), per_channel=False, in_zp=127, out_zp=-128),
+        dict(shape=(1, 6, 5, 8), kernel=(3, 1), stride=(2, 1)),
+    ],
+    "5x5, 7x7": [
+        dict(shape=(1, 8, 9, 3), kernel=(5, 5), activation="RELU"),
+        dict(shape=(1, 9, 9, 9), kernel=(7, 7), stride=(1, 2)),
+    ],
+    "requantisation forms": [
+        dict(shape=(1, 6, 5, 1), padding="VALID", w_scale=2.0, out_scale=0.01,
+             activation="RELU_N1_TO_1"),
+        dict(shape=(1, 11, 10, 6), dilation=(2, 2), stride=(2, 2), w_scale=1e-4, out_scale=10.0,
+             in_zp=127, out_zp=-128, bias=False),
+        dict(shape=(1, 5, 6, 16), w_scale=0.02, out_scale=0.01, seed=3),
+        dict(shape=(1, 7, 7, 24), padding="VALID", w_scale=3.0, out_scale=0.01,
+             per_channel=False, in_zp=-128, out_zp=127),
+    ],
 }
+
+
+def test_dw_models_cover_every_requantisation_form():
+    graph = merge(*(dw_model(**case) for cases in DW_MODELS.values() for case in cases))
+    assert set(call_args(graph, "mode")) == {conv2d_s8_mve.RQ_EXACT, conv2d_s8_mve.RQ_RIGHT,
+                                             conv2d_s8_mve.RQ_LEFT}
+    assert set(call_args(graph, "per_channel")) == {0, 1}
+    assert 0 in call_args(graph, "scratch")       # a layer without borders reads in place
+
+
+def test_dw_parameter_record_layout():
+    w = np.arange(2 * 10, dtype=np.int64).reshape(2, 10).astype(np.int8)   # 2 taps, 10 channels
+    bias = np.arange(100, 110, dtype=np.int32)
+    mults, shifts = np.arange(1, 11, dtype=np.int32), -np.arange(1, 11, dtype=np.int32)
+    rec = dwconv_s8_mve.params(w, bias, mults, shifts, True, conv2d_s8_mve.RQ_RIGHT)
+    rec = rec.reshape(2, -1)                  # 2 groups of 8 channels
+    assert rec.shape[1] == 8 + 2 * 4 + 8 + 8  # bias, 2 taps of 8 int16, mult, neg_right
+    assert rec[0, :8].tolist() == [100, 102, 104, 106, 101, 103, 105, 107]
+    assert rec[1, :8].tolist() == [108, 0, 0, 0, 109, 0, 0, 0]
+    assert rec[0, 8:16].view(np.int16).tolist() == w[:, :8].reshape(-1).tolist()
+    assert rec[1, 8:16].view(np.int16).reshape(2, 8)[:, :2].tolist() == w[:, 8:].tolist()
+    assert rec[0, 16:24].tolist() == [1, 3, 5, 7, 2, 4, 6, 8]
+    assert rec[0, 24:].tolist() == [-1, -3, -5, -7, -2, -4, -6, -8]
+
+
+def test_dw_scratch_size_agrees_with_the_kernel_header(tmp_path):
+    assert c_define(tmp_path, "dwconv_s8_mve", "DWCONV_S8_MVE_SCRATCH_BYTES", (3, 9, 17)) == \
+        dwconv_s8_mve.scratch_bytes(3, 9, 17)
 
 
 @requires_arm_gcc
 @requires_qemu
-@pytest.mark.parametrize("case", DW_CASES.values(), ids=DW_CASES.keys())
-def test_dwconv_is_bit_exact_on_m55(case, tmp_path):
-    assert_exact_on_m55(dw_model(**case), "dwconv_s8_mve", tmp_path)
+@pytest.mark.parametrize("cases", DW_MODELS.values(), ids=DW_MODELS.keys())
+def test_dwconv_is_bit_exact_on_m55(cases, tmp_path):
+    assert_all_exact_on_m55(merge(*(dw_model(**case) for case in cases)), "dwconv_s8_mve",
+                            tmp_path)
+
+
+# Pooling: 16-channel steps with tails, global windows (literal count), borders (runtime
+# count, one UDIV), a 1x1 window (count 1), the largest window (256), every activation.
+POOL_CASES = [
+    ("AVERAGE_POOL_2D", (1, 5, 5, 33), (5, 5), (1, 1), "VALID", "NONE", -128),
+    ("AVERAGE_POOL_2D", (1, 9, 8, 17), (3, 3), (2, 2), "SAME", "RELU", 5),
+    ("AVERAGE_POOL_2D", (1, 6, 7, 16), (2, 3), (1, 2), "SAME", "RELU6", 127),
+    ("AVERAGE_POOL_2D", (1, 3, 4, 7), (1, 1), (1, 1), "VALID", "RELU_N1_TO_1", 0),
+    ("AVERAGE_POOL_2D", (1, 16, 16, 5), (16, 16), (1, 1), "VALID", "NONE", -128),
+    ("MAX_POOL_2D", (1, 7, 6, 20), (3, 3), (1, 1), "SAME", "RELU6", -3),
+    ("MAX_POOL_2D", (1, 8, 9, 3), (2, 2), (2, 2), "VALID", "RELU_N1_TO_1", 127),
+    ("MAX_POOL_2D", (1, 5, 5, 48), (5, 5), (1, 1), "VALID", "NONE", -128),
+]
+
+
+def pool_graphs():
+    return [pool_model(op, shape, filt, stride, padding, act, zp, scale=0.02)
+            for op, shape, filt, stride, padding, act, zp in POOL_CASES]
+
+
+def test_pool_division_is_exact_for_every_window():
+    assert all(pool2d_s8_mve.division_is_exact(count) for count in range(1, 257))
+
+
+def test_large_average_windows_fall_through():
+    big = pool_model("AVERAGE_POOL_2D", (1, 17, 16, 4), (17, 16), (1, 1))
+    assert layer_kernels(big)[0][0] != "mve"
+
+
+@requires_arm_gcc
+@requires_qemu
+@pytest.mark.parametrize("part", [0, 1])
+def test_pooling_is_bit_exact_on_m55(part, tmp_path):
+    assert_all_exact_on_m55(models(pool_graphs())[part], "pool2d_s8_mve", tmp_path)
+
+
+# ADD/SUB: element counts not a multiple of 4 (predicated tail), zero points at the extremes,
+# equal input scales (both rescalings without a division: LEFT) and unequal ones (RIGHT),
+# scales over orders of magnitude, every activation.
+ADD_CASES = [
+    ("ADD", (1, 5, 3, 7), (0.02, -3), (0.03, 4), (0.01, 2), "NONE"),
+    ("SUB", (1, 5, 3, 7), (0.02, -128), (0.02, 127), (0.05, -128), "RELU"),
+    ("ADD", (2, 33), (0.05, 127), (0.07, -128), (0.1, 127), "RELU6"),
+    ("SUB", (3, 3, 1, 2), (1e-3, 3), (1.0, -7), (0.05, 0), "RELU_N1_TO_1"),
+    ("ADD", (1, 4, 4, 16), (10.0, 0), (20.0, 5), (100.0, -1), "NONE"),
+    ("ADD", (1, 3), (1e-5, 0), (3e-5, 0), (1e-6, 0), "NONE"),
+]
+
+
+def add_graphs():
+    return [binary_model(op, shape, shape, q1, q2, qo, act)
+            for op, shape, q1, q2, qo, act in ADD_CASES]
+
+
+def test_add_cases_cover_both_rescaling_forms_and_broadcasts_fall_through():
+    graph = merge(*add_graphs())
+    modes = set(call_args(graph, "mode1")) | set(call_args(graph, "mode2"))
+    assert modes == {conv2d_s8_mve.RQ_RIGHT, conv2d_s8_mve.RQ_LEFT}
+    assert layer_kernels(binary_model("ADD", (1, 4, 4, 3), (1, 1, 1, 3)))[0][0] != "mve"
+
+
+@requires_arm_gcc
+@requires_qemu
+@pytest.mark.parametrize("part", [0, 1, 2])
+def test_add_sub_is_bit_exact_on_m55(part, tmp_path):
+    assert_all_exact_on_m55(models(add_graphs())[part], "add_s8_mve", tmp_path)
 
 
 FC_CASES = {
