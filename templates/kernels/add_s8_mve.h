@@ -41,6 +41,7 @@ TINYRT_KERNEL void add_s8_mve(const int8_t *in1, const int8_t *in2, int8_t *out,
                               int mode_o, int32_t nro, int32_t out_zp, int32_t act_min,
                               int32_t act_max)
 {
+    TR_MVE_LAYER_FENCE();
     const int32x4_t two20 = vdupq_n_s32(1 << 20);
     int i = 0;
     for (; i + 4 <= size; i += 4) {
@@ -56,6 +57,7 @@ TINYRT_KERNEL void add_s8_mve(const int8_t *in1, const int8_t *in2, int8_t *out,
                                          nr2, mo, mode_o, nro, out_zp, act_min, act_max);
         vstrbq_p_s32(out + i, r, p);
     }
+    TR_MVE_LAYER_FENCE();
 }
 
 #endif /* TINYRT_ADD_S8_MVE_H */

@@ -34,10 +34,12 @@ TINYRT_KERNEL void conv2d_s8_1x1_mve(const int8_t *input, const int8_t *weights,
                                      const int32_t *neg_right, int32_t out_zp, int32_t act_min,
                                      int32_t act_max)
 {
+    TR_MVE_LAYER_FENCE();
     const tr_mve_rq q = {mult, left, neg_right, per_channel, has_left, out_zp, act_min, act_max};
     for (int p = 0; p < pixels; p++) {
         tr_mve_gemv4_s8(input + p * in_c, weights, bias, output + p * out_c, out_c, in_c, &q);
     }
+    TR_MVE_LAYER_FENCE();
 }
 
 /* Copy the window at input origin (iy0, ix0) into col [k_h, k_w, in_c]; outside: in_zp. */
@@ -75,6 +77,7 @@ TINYRT_KERNEL void conv2d_s8_mve(const int8_t *input, const int8_t *weights, con
                                  const int32_t *neg_right, int32_t out_zp, int32_t act_min,
                                  int32_t act_max)
 {
+    TR_MVE_LAYER_FENCE();
     const tr_mve_rq q = {mult, left, neg_right, per_channel, has_left, out_zp, act_min, act_max};
     const int depth = k_h * k_w * in_c;
     const int padded = CONV2D_S8_MVE_SCRATCH_BYTES(k_h, k_w, in_c);
@@ -91,6 +94,7 @@ TINYRT_KERNEL void conv2d_s8_mve(const int8_t *input, const int8_t *weights, con
             }
         }
     }
+    TR_MVE_LAYER_FENCE();
 }
 
 #endif /* TINYRT_CONV2D_S8_MVE_H */

@@ -127,6 +127,7 @@ TINYRT_KERNEL void dwconv_s8_mve(const int8_t *input, const int32_t *params, int
                                  int32_t neg_right, int32_t out_zp, int32_t act_min,
                                  int32_t act_max)
 {
+    TR_MVE_LAYER_FENCE();
     const int col = dil_w * ch;
     for (int b = 0; b < batches; b++) {
         const int8_t *in_b = input + b * in_h * in_w * ch;
@@ -151,6 +152,7 @@ TINYRT_KERNEL void dwconv_s8_mve(const int8_t *input, const int32_t *params, int
             }
         }
     }
+    TR_MVE_LAYER_FENCE();
 }
 
 #endif /* TINYRT_DWCONV_S8_MVE_H */

@@ -22,11 +22,13 @@ TINYRT_KERNEL void fully_connected_s8_mve(const int8_t *input, const int8_t *wei
                                           const int32_t *left, const int32_t *neg_right,
                                           int32_t out_zp, int32_t act_min, int32_t act_max)
 {
+    TR_MVE_LAYER_FENCE();
     const tr_mve_rq q = {mult, left, neg_right, per_channel, has_left, out_zp, act_min, act_max};
     for (int b = 0; b < batches; b++) {
         tr_mve_gemv4_s8(input + b * in_depth, weights, bias, output + b * out_depth, out_depth,
                         in_depth, &q);
     }
+    TR_MVE_LAYER_FENCE();
 }
 
 #endif /* TINYRT_FULLY_CONNECTED_S8_MVE_H */

@@ -101,6 +101,7 @@ TINYRT_KERNEL void pool2d_s8_mve(const int8_t *input, int8_t *output, int avg, i
                                  int filter_h, int filter_w, int stride_h, int stride_w,
                                  int pad_h, int pad_w, int32_t act_min, int32_t act_max)
 {
+    TR_MVE_LAYER_FENCE();
     const uint32_t m_inside = filter_h * filter_w > 1 ? 0xFFFFFFFFu / (uint32_t)(filter_h * filter_w) + 1 : 0;
     for (int b = 0; b < batches; b++) {
         const int8_t *in_b = input + b * in_h * in_w * depth;
@@ -127,6 +128,7 @@ TINYRT_KERNEL void pool2d_s8_mve(const int8_t *input, int8_t *output, int avg, i
             }
         }
     }
+    TR_MVE_LAYER_FENCE();
 }
 
 #endif /* TINYRT_POOL2D_S8_MVE_H */
