@@ -1,5 +1,6 @@
 """add_s8_dsp (templates/kernels/add_s8_dsp.h): int8 elementwise ADD and SUB with tabulated
-input rescaling are bit-exact with tflite-runtime on the host twin and the emulated Cortex-M4."""
+input rescaling are bit-exact with tflite-runtime on the host twin and the emulated Cortex-M4,
+M7 and M33."""
 import pytest
 
 import codegen
@@ -79,7 +80,9 @@ def test_clean_under_address_and_undefined_sanitizers():
 @pytest.mark.qemu
 @requires_arm_gcc
 @requires_qemu
-def test_bit_exact_on_the_emulated_cortex_m4():
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m7", "qemu-m33"])
+def test_bit_exact_on_the_emulated_cortex_m(board):
+    """RIGHT and LEFT modes, ADD and SUB, activations; one build per core."""
     m = ModelBuilder()
     a, b = m.input((5, 7, 3), scale=0.05, zero_point=-128), m.input((5, 7, 3), scale=0.7,
                                                                       zero_point=127)
@@ -89,4 +92,4 @@ def test_bit_exact_on_the_emulated_cortex_m4():
     m.op("ADD", [a, b], [t], activation="RELU6")
     m.op("SUB", [t, a], [u])
     m.op("ADD", [u, b], [y], activation="RELU")
-    qemu_exact(m.graph([y]), "add_s8_dsp")
+    qemu_exact(m.graph([y]), "add_s8_dsp", board)

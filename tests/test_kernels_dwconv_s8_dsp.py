@@ -142,3 +142,12 @@ def test_parameter_stream_length_agrees_with_the_kernel_header(tmp_path):
 @pytest.mark.parametrize("channels", [13, 8])
 def test_bit_exact_on_the_emulated_cortex_m4(channels):
     qemu_exact(chain(channels, LAYERS, in_zp=-128 if channels == 8 else 127), "dwconv_s8_dsp")
+
+
+@pytest.mark.qemu
+@requires_arm_gcc
+@requires_qemu
+@pytest.mark.parametrize("board", ["qemu-m7", "qemu-m33"])
+def test_bit_exact_on_the_emulated_cortex_m7_and_m33(board):
+    """One build per core: a channel tail of 3, both extreme input zero points in the chain."""
+    qemu_exact(chain(11, LAYERS, in_zp=-128), "dwconv_s8_dsp", board)
