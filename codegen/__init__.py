@@ -16,6 +16,7 @@ from tinyrt.errors import TinyrtError, UnsupportedOp
 from tinyrt.ir import Graph
 from tinyrt.ops import Buf, Call, op_module
 
+from . import stage as stage_code
 from .render import render
 
 __all__ = ["Layer", "Lowered", "lower", "render"]
@@ -31,6 +32,7 @@ class Layer:
     inputs: list[int]
     outputs: list[int]
     variant: str = "portable"   # the kernel-variant table's choice (tinyrt/variants.py)
+    streamed: bool = False      # computed row by row in the plan's stage (Lowered.stage)
 
     @property
     def kernel(self) -> str:
@@ -46,10 +48,17 @@ class Lowered:
     layers: list[Layer]
     model_hash: str
     compute: str = "fp32"   # what the activations are computed in: "int8", "fp32" or "fp16"
+    stage: "stage_code.StageCode | None" = None   # the row-streamed stage, if the plan has one
+
+    @property
+    def kernel_calls(self) -> list[Call]:
+        """Every kernel call the model makes (a streamed layer's row calls included)."""
+        calls = [layer.call for layer in self.layers if layer.call]
+        return calls + [s[2] for s in (self.stage.steps if self.stage else []) if s[0] == "call"]
 
     @property
     def kernel_headers(self) -> list[str]:
-        return sorted({layer.call.header for layer in self.layers if layer.call})
+        return sorted({call.header for call in self.kernel_calls})
 
     @property
     def const_tensors(self) -> list[int]:
@@ -110,12 +119,16 @@ def compute_of(graph: Graph) -> str:
 
 
 def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "auto",
-          kernels: tuple[str, ...] | None = None) -> Lowered:
+          kernels: tuple[str, ...] | None = None, patch: str | None = None) -> Lowered:
     """``compute``: "auto" (FP16 compute for FP16 models on boards with the ``mve_fp`` feature),
     "fp16" (force it: portable _Float16 C where there is no MVE) or "fp32" (docs/fp16.md).
     ``kernels``: the variants allowed (default: the best the board's features permit; pass
     ``("portable",)`` for the portable kernels only; a board dict may carry the same choice as
-    ``board["kernels"]``, which the CLI's ``--kernels`` sets)."""
+    ``board["kernels"]``, which the CLI's ``--kernels`` sets).
+    ``patch``: "off" (default: layer by layer), "auto" (the row-streamed first stage that
+    minimises the arena, tinyrt/stream.py) or "@N" (the stage ending at op N); a board dict may
+    carry it as ``board["patch"]`` (the CLI's ``--patch``)."""
+    patch = patch or board.get("patch") or "off"
     kernels = tuple(kernels or board.get("kernels") or variants.VARIANTS)
     unknown = [k for k in kernels if k not in variants.VARIANTS]
     if unknown or not kernels:
@@ -129,18 +142,28 @@ def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "a
     chosen = [variants.resolve(graph, op, board, tuple(kernels)) for op in graph.ops]
     calls = [k.lower(graph, op, board) for k, op in zip(chosen, graph.ops)]
     scratch = {i: c.scratch_bytes for i, c in enumerate(calls) if c.scratch_bytes}
-    plan = planner.plan(graph, scratch, alignment=board.get("alignment", 8), strategy=strategy)
+    align = board.get("alignment", 8)
+    streamed = stage_code.choose(graph, scratch, align, strategy, patch)
+    code = stage_code.lower_stage(graph, streamed, board, kernels) if streamed else None
+    if code:
+        scratch = {i: b for i, b in scratch.items() if i not in streamed.ops}
+        scratch[streamed.ops[0]] = code.scratch_bytes
+        for n, step in enumerate(code.steps):   # a stage op shows one of its row calls
+            if step[0] == "call":
+                calls[step[1]] = step[2]
+    plan = planner.plan(graph, scratch, alignment=align, strategy=strategy, stage=streamed)
     layers = []
     for i in plan.order:
         op, call = graph.ops[i], calls[i]
         mod = op_module(op.type)
         aliased = getattr(mod, "ALIAS", False) and op.inputs and not graph.t(op.inputs[0]).is_const \
             and plan.tensor_offset(op.inputs[0]) == plan.tensor_offset(op.outputs[0])
+        variant = code.variants[i] if code and i in streamed.ops else chosen[i].variant
         layers.append(Layer(index=i, op_type=op.type, name=op.name, call=None if aliased else call,
                             macs=mod.macs(graph, op), inputs=op.inputs, outputs=op.outputs,
-                            variant=chosen[i].variant))
+                            variant=variant, streamed=bool(code and i in streamed.ops)))
     return Lowered(graph=graph, board=board, plan=plan, layers=layers,
-                   model_hash=graph_hash(graph), compute=compute_of(graph))
+                   model_hash=graph_hash(graph), compute=compute_of(graph), stage=code)
 
 
 def graph_hash(graph: Graph) -> str:

@@ -12,7 +12,9 @@ import jinja2
 import numpy as np
 
 from tinyrt.ir import DTYPE_CTYPES
-from tinyrt.ops import Buf, Const, Scratch
+from tinyrt.ops import Buf, Const, Region, Scratch
+
+from .render_stage import stage_context
 from tinyrt.paths import data_dir
 
 _NP_CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t",
@@ -59,17 +61,24 @@ _KERNEL_INCLUDE = re.compile(r'#include "(\w+\.h)"')
 _PROTOTYPE = re.compile(r"TINYRT_KERNEL\s+[\w\s\*]*?\b(\w+)\s*\(([^)]*)\)", re.S)
 
 
-def kernel_params(header: str) -> dict[str, list[str]]:
-    """Parameter names of every kernel in ``templates/kernels/<header>.h``, read from the
-    prototypes, so each generated argument can be labelled with what it means."""
+def kernel_prototypes(header: str) -> dict[str, list[tuple[str, str]]]:
+    """(C type, name) of each parameter of every kernel in ``templates/kernels/<header>.h``,
+    read from the prototypes."""
     text = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
     text = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)
     result = {}
     for name, params in _PROTOTYPE.findall(text):
-        names = [re.sub(r"\[.*?\]", "", p).strip().split()[-1].lstrip("*")
-                 for p in params.split(",") if p.strip() and p.strip() != "void"]
-        result[name] = names
+        decls = [re.sub(r"\[.*?\]", "", p).strip() for p in params.split(",")
+                 if p.strip() and p.strip() != "void"]
+        result[name] = [(d[:len(d) - len(d.split()[-1].lstrip("*"))].strip(),
+                         d.split()[-1].lstrip("*")) for d in decls]
     return result
+
+
+def kernel_params(header: str) -> dict[str, list[str]]:
+    """Parameter names of every kernel in ``templates/kernels/<header>.h``, so each generated
+    argument can be labelled with what it means."""
+    return {k: [name for _, name in v] for k, v in kernel_prototypes(header).items()}
 
 
 def _env() -> jinja2.Environment:
@@ -107,28 +116,31 @@ def context(lowered) -> dict:
         weights[t] = {"name": f"w{t}_{c_ident(tensor.name)}", "ctype": DTYPE_CTYPES[tensor.dtype],
                       "count": tensor.size, "data": tensor.data,
                       "comment": f"{tensor.name[:100]}: {_tensor_desc(g, t)}"}
-    layers, consts = [], []
+    layers, consts, const_names = [], [], {}
     for n, layer in enumerate(lowered.layers):
         desc = (f"{layer.op_type} '{layer.name[:80]}': "
                 f"{', '.join(_tensor_desc(g, t) for t in layer.inputs if t >= 0)}"
                 f" -> {', '.join(_tensor_desc(g, t) for t in layer.outputs)}")
-        entry = {"n": n, "comment": desc, "kernel": None, "args": [], "variant": layer.variant}
+        entry = {"n": n, "comment": desc, "kernel": None, "args": [], "variant": layer.variant,
+                 "streamed": layer.streamed, "stage": None}
         if layer.call is not None:
-            names = {}
+            names = const_names.setdefault(layer.index, {})
             for cname, arr in layer.call.consts.items():
                 names[cname] = f"l{n:02d}_{cname}"
                 consts.append({"name": names[cname], "ctype": _NP_CTYPES[arr.dtype],
                                "count": arr.size, "data": arr,
                                "comment": f"layer {n} ({layer.op_type}) {cname}"})
-            entry["kernel"] = layer.call.kernel
-            entry["args"] = [_arg(a, g, plan, weights, names, layer.index) for a in layer.call.args]
-            params = kernel_params(layer.call.header).get(layer.call.kernel)
-            if params is None or len(params) != len(entry["args"]):
-                raise AssertionError(f"layer {n}: {layer.call.kernel} takes {params}, "
-                                     f"the op lowered {len(entry['args'])} arguments")
-            for a, pname in zip(entry["args"], params):
-                a["param"] = pname
+            if not layer.streamed:
+                entry["kernel"] = layer.call.kernel
+                entry["args"] = _call_args(layer.call, g, plan, weights, names, layer.index, n)
         layers.append(entry)
+    wrappers = []
+    if lowered.stage:
+        first = lowered.stage.stage.ops[0]
+        args = lambda call, op: _call_args(call, g, plan, weights, const_names.get(op, {}), first,
+                                           op)
+        wrappers, statements = stage_context(lowered, args, kernel_prototypes)
+        next(e for e, layer in zip(layers, lowered.layers) if layer.streamed)["stage"] = statements
     io_ctype = lambda ts: (DTYPE_CTYPES[g.t(ts[0]).dtype]
                            if len({g.t(t).dtype for t in ts}) == 1 else "uint8_t")
     return {"model_name": g.name, "model_hash": lowered.model_hash, "arena_bytes": plan.arena_bytes,
@@ -137,8 +149,20 @@ def context(lowered) -> dict:
             "inputs_preserved": int(plan.inputs_preserved(g.inputs)),
             "input_ctype": io_ctype(g.inputs), "output_ctype": io_ctype(g.outputs),
             "kernel_headers": lowered.kernel_headers, "weights": list(weights.values()),
-            "consts": consts, "layers": layers,
+            "consts": consts, "layers": layers, "wrappers": wrappers,
             "macs": sum(layer.macs for layer in lowered.layers)}
+
+
+def _call_args(call, g, plan, weights, names, scratch_op: int, label) -> list[dict]:
+    """The argument dicts the template prints, each labelled with its parameter's name."""
+    args = [_arg(a, g, plan, weights, names, scratch_op) for a in call.args]
+    params = kernel_params(call.header).get(call.kernel)
+    if params is None or len(params) != len(args):
+        raise AssertionError(f"layer {label}: {call.kernel} takes {params}, "
+                             f"the op lowered {len(args)} arguments")
+    for a, pname in zip(args, params):
+        a["param"] = pname
+    return args
 
 
 def _arg(a, g, plan, weights, const_names, op_index) -> dict:
@@ -150,7 +174,10 @@ def _arg(a, g, plan, weights, const_names, op_index) -> dict:
     if isinstance(a, Const):
         return {"kind": "flash", "name": const_names[a.name]}
     if isinstance(a, Scratch):
-        return {"kind": "arena", "ctype": "void", "offset": plan.scratch_offset(op_index)}
+        return {"kind": "arena", "ctype": "void", "offset": plan.scratch_offset(op_index) + a.offset}
+    if isinstance(a, Region):
+        return {"kind": "arena", "ctype": DTYPE_CTYPES[g.t(a.tensor).dtype],
+                "offset": plan.tensor_offset(a.tensor) + a.offset}
     if isinstance(a, (bool, np.bool_)):
         return {"kind": "literal", "text": "1" if a else "0"}
     if isinstance(a, (int, np.integer)):

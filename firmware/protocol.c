@@ -113,9 +113,17 @@ void tinyrt_profile_begin(int layer)
     layer_start = tr_board_counter();
 }
 
+/* Accumulates: a row-streamed layer (tinyrt/stream.py) runs as many calls, one per row. */
 void tinyrt_profile_end(int layer)
 {
-    layer_counts[layer] = tr_board_counter() - layer_start;
+    layer_counts[layer] += tr_board_counter() - layer_start;
+}
+
+static void profile_reset(void)
+{
+    for (int i = 0; i < NUM_LAYERS_1; i++) {
+        layer_counts[i] = 0;
+    }
 }
 #endif
 
@@ -339,6 +347,9 @@ static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
         copy_packed(1, 0, TINYRT_INPUT_BYTES, input_buf);
 #endif
         exact = input_end == TINYRT_INPUT_BYTES;
+#ifdef TINYRT_PROFILE
+        profile_reset();
+#endif
         uint64_t start = tr_board_counter();
         tinyrt_run();
         out_u64(tr_board_counter() - start);

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .ir import Graph
 from .ops import op_module
+from .stream import row_bytes
 
 
 @dataclass
@@ -73,10 +74,16 @@ def schedule(graph: Graph) -> list[int]:
     return list(range(len(graph.ops)))
 
 
-def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = None) -> list[Buffer]:
-    """Group tensors into arena buffers and compute their lifetimes over ``order``."""
+def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = None,
+            stage=None) -> list[Buffer]:
+    """Group tensors into arena buffers and compute their lifetimes over ``order``.
+
+    ``stage`` (tinyrt.stream.Stage): its ops run interleaved, row by row, over the steps of its
+    first to its last op, so everything they touch is live over that whole span; tensors that
+    only the stage reads live in line buffers of ``stage.lines[t]`` rows."""
     scratch = scratch or {}
     step_of = {op_i: s for s, op_i in enumerate(order)}
+    span = (step_of[stage.ops[0]], step_of[stage.ops[-1]]) if stage else None
     last_step = len(order) - 1
     owner: dict[int, Buffer] = {}
     result: list[Buffer] = []
@@ -93,6 +100,11 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
     for s, op_i in enumerate(order):
         op = graph.ops[op_i]
         mod = op_module(op.type)
+        if stage and op_i in stage.ops:
+            result += _stage_outputs(graph, stage, op, span, live_until, owner)
+            if scratch.get(op_i, 0) > 0:
+                result.append(Buffer([], scratch[op_i], span[0], span[1], scratch_of=op_i))
+            continue
         for t in op.outputs:
             src = op.inputs[0] if op.inputs else -1
             reuse = (src >= 0 and src in owner and t == op.outputs[0]
@@ -113,7 +125,24 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
                 result.append(b)
         if scratch.get(op_i, 0) > 0:
             result.append(Buffer([], scratch[op_i], s, s, scratch_of=op_i))
+    if stage:   # what the stage reads stays until its last row step
+        for i in stage.ops:
+            for t in graph.ops[i].inputs:
+                if t in owner:
+                    owner[t].last = max(owner[t].last, span[1])
     return result
+
+
+def _stage_outputs(graph: Graph, stage, op, span, live_until, owner) -> list[Buffer]:
+    new = []
+    for t in op.outputs:
+        if t in stage.lines:
+            b = Buffer([t], stage.lines[t] * row_bytes(graph, t), span[0], span[1])
+        else:   # whole: read after the stage, or a graph output; written from its first step
+            b = Buffer([t], graph.t(t).nbytes, span[0], max(span[1], live_until(t)))
+        owner[t] = b
+        new.append(b)
+    return new
 
 
 def _dies_at(graph: Graph, buf: Buffer, step: int) -> bool:
@@ -157,9 +186,9 @@ PACKERS = {"greedy": pack_greedy, "linear": pack_linear}
 
 
 def plan(graph: Graph, scratch: dict[int, int] | None = None, alignment: int = 8,
-         strategy: str = "greedy") -> Plan:
+         strategy: str = "greedy", stage=None) -> Plan:
     order = schedule(graph)
-    bufs = buffers(graph, order, scratch)
+    bufs = buffers(graph, order, scratch, stage)
     arena = PACKERS[strategy](bufs, alignment)
     live = [sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(len(order))]
     return Plan(order=order, buffers=bufs, arena_bytes=arena, alignment=alignment,

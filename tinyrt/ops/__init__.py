@@ -73,7 +73,17 @@ class Const:
 
 @dataclass(frozen=True)
 class Scratch:
-    """Pointer to this call's scratch buffer (``Call.scratch_bytes`` bytes, 4-aligned)."""
+    """Pointer to this call's scratch buffer (``Call.scratch_bytes`` bytes, 4-aligned), or
+    ``offset`` bytes into it."""
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Region:
+    """Pointer ``offset`` bytes into the arena buffer of tensor ``tensor``: a band of rows of a
+    row-streamed layer (tinyrt/stream.py)."""
+    tensor: int
+    offset: int
 
 
 @dataclass

@@ -31,11 +31,21 @@ def _c_div(a: int, b: int) -> int:
     return q if (a >= 0) == (b > 0) else -q
 
 
-def window_axis(size: int, kernel: int, stride: int, dilation: int, padding: str) -> Axis:
-    """ComputeOutSize + ComputePaddingWithOffset (tensorflow/lite/kernels/padding.h)."""
+def window_axis(size: int, kernel: int, stride: int, dilation: int, padding: str,
+                explicit: tuple[int, int] | None = None) -> Axis:
+    """ComputeOutSize + ComputePaddingWithOffset (tensorflow/lite/kernels/padding.h).
+
+    ``padding == "EXPLICIT"`` with ``explicit = (out, pad)``: a band of rows of a larger layer
+    (tinyrt/stream.py): ``out`` output positions whose first window starts ``pad`` positions
+    before the band's first input position; positions past the band's end are the image's own
+    bottom padding, so they read the zero point as TFLite's do."""
     if stride < 1 or dilation < 1:
         raise UnsupportedOp(f"stride {stride} / dilation {dilation} must be at least 1")
     effective = (kernel - 1) * dilation + 1
+    if padding == "EXPLICIT" and explicit is not None:
+        out, pad = explicit
+        return Axis(size, kernel, stride, dilation, out, pad, *_inside(size, effective, stride,
+                                                                       out, pad))
     if padding == "SAME":
         out = _c_div(size + stride - 1, stride)
     elif padding == "VALID":
@@ -46,10 +56,14 @@ def window_axis(size: int, kernel: int, stride: int, dilation: int, padding: str
         raise UnsupportedOp(f"the {kernel}-tap window (dilation {dilation}) does not fit the "
                             f"input size {size} with {padding} padding: empty output")
     pad = max((out - 1) * stride + effective - size, 0) // 2
+    return Axis(size, kernel, stride, dilation, out, pad, *_inside(size, effective, stride, out,
+                                                                   pad))
+
+
+def _inside(size: int, effective: int, stride: int, out: int, pad: int) -> tuple[int, int]:
     inside = [o for o in range(out) if o * stride - pad >= 0
               and o * stride - pad + effective <= size]
-    lo, hi = (inside[0], inside[-1] + 1) if inside else (0, 0)
-    return Axis(size, kernel, stride, dilation, out, pad, lo, hi)
+    return (inside[0], inside[-1] + 1) if inside else (0, 0)
 
 
 @dataclass(frozen=True)
@@ -80,8 +94,10 @@ def window(graph: Graph, op: Op, k_h: int, k_w: int, out_c: int) -> Window:
     batches, in_h, in_w, in_c = inp.shape
     a = op.attrs
     padding = a.get("padding", "SAME")
-    y = window_axis(in_h, k_h, a.get("stride_h", 1), a.get("dilation_h", 1), padding)
-    x = window_axis(in_w, k_w, a.get("stride_w", 1), a.get("dilation_w", 1), padding)
+    rows = (int(out.shape[1]), a["pad_top"]) if padding == "EXPLICIT" else None
+    cols = (int(out.shape[2]), a["pad_left"]) if padding == "EXPLICIT" else None
+    y = window_axis(in_h, k_h, a.get("stride_h", 1), a.get("dilation_h", 1), padding, rows)
+    x = window_axis(in_w, k_w, a.get("stride_w", 1), a.get("dilation_w", 1), padding, cols)
     expected = (batches, y.out, x.out, out_c)
     if tuple(out.shape) != expected:
         raise UnsupportedOp(f"output shape {list(out.shape)} differs from {list(expected)}, the "

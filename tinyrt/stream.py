@@ -1,0 +1,224 @@
+"""Row-streamed stages: run the first layers of a CNN a few rows at a time, so their
+activations never exist whole.
+
+A *stage* is a run of consecutive ops (in the schedule) that can be computed row by row:
+convolutions, depthwise convolutions, elementwise ops (ADD/SUB of equal shapes, QUANTIZE,
+activations) and, as its last op, a global average pool that accumulates rows. Inside the stage
+every tensor that only stage ops read lives in a *line buffer*: the few rows its consumers still
+need. The schedule is pulled by the stage's last op, one output row at a time; producing a row
+first produces the rows it reads. Nothing is computed twice (no halo recomputation), so the MAC
+count does not change; the price is shifting the line buffers (``memmove``) and one kernel call
+per row.
+
+Each row step is an ordinary kernel call (the same kernel-variant table, the same kernels) on a
+band of rows: the input band [lo, hi) of the full input, with the image's own padding where the
+band touches the top (``pad_top``) or bottom (rows past the band read the zero point), so the
+results are TFLite's exactly. ``simulate`` computes the schedule and the line buffer sizes as
+plain data; codegen lowers the steps and the planner places the buffers.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .ir import Graph, Op, Tensor
+from .ops.geometry import window
+
+ELEMENTWISE = {"ADD", "SUB", "QUANTIZE", "RELU", "RELU6", "RELU_N1_TO_1", "HARD_SWISH",
+               "LOGISTIC", "TANH"}
+WINDOWED = {"CONV_2D", "DEPTHWISE_CONV_2D"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel call of a stage. ``kind`` "run": ``op`` computes output rows [row, row + 1)
+    from ``reads`` (per activation input: tensor, first row, end row); "shift": the line buffer
+    of ``tensor`` drops its first ``rows`` rows (they are dead); "pool": the global pool ``op``
+    adds input row ``row`` to its sums (``first``: start them); "pool_out": it writes the
+    averages."""
+    kind: str
+    op: int = -1
+    row: int = 0
+    reads: tuple = ()
+    tensor: int = -1
+    rows: int = 0
+    keep: int = 0          # shift: rows kept (moved to the front)
+
+
+@dataclass
+class Stage:
+    ops: list[int]                                        # op indices, in schedule order
+    steps: list[Step] = field(default_factory=list)
+    lines: dict[int, int] = field(default_factory=dict)   # tensor -> rows its buffer holds
+    bases: list[dict[int, int]] = field(default_factory=list)   # per step: tensor -> first row held
+
+    @property
+    def last(self) -> int:
+        return self.ops[-1]
+
+
+def row_bytes(graph: Graph, t: int) -> int:
+    n, h, w, c = graph.t(t).shape
+    return graph.t(t).nbytes // (n * h)
+
+
+def _global_pool(graph: Graph, op: Op) -> bool:
+    if op.type != "AVERAGE_POOL_2D" or graph.t(op.inputs[0]).dtype != "int8":
+        return False
+    _, h, w, _ = graph.t(op.inputs[0]).shape
+    a = op.attrs
+    return (a.get("filter_h"), a.get("filter_w")) == (h, w) and a.get("padding") == "VALID" \
+        and tuple(graph.t(op.outputs[0]).shape[1:3]) == (1, 1)
+
+
+def streamable(graph: Graph, op: Op) -> bool:
+    """The op can run a row at a time: 4-D, batch 1, every activation operand of the same height
+    and width as the output (elementwise) or read through a window along the rows."""
+    acts = [t for t in op.inputs if t >= 0 and not graph.t(t).is_const]
+    shapes = [graph.t(t).shape for t in acts + op.outputs]
+    if not acts or any(len(s) != 4 or s[0] != 1 for s in shapes) or len(op.outputs) != 1:
+        return False
+    if op.type in WINDOWED:
+        return op.attrs.get("padding", "SAME") in ("SAME", "VALID")
+    if op.type in ELEMENTWISE:
+        out = graph.t(op.outputs[0]).shape
+        return all(graph.t(t).shape == out for t in acts) and len(acts) == len(op.inputs)
+    return _global_pool(graph, op)
+
+
+def rows_read(graph: Graph, op: Op, row: int) -> tuple[int, int]:
+    """The input rows [lo, hi) output row ``row`` of ``op`` reads (clipped to the input)."""
+    h = graph.t(op.inputs[0]).shape[1]
+    if op.type in WINDOWED:
+        k_h = graph.t(op.inputs[1]).shape[1]
+        win = window(graph, op, k_h, graph.t(op.inputs[1]).shape[2], graph.t(op.outputs[0]).shape[3])
+        start = row * win.y.stride - win.y.pad
+        end = start + (k_h - 1) * win.y.dilation + 1
+        return max(0, start), min(h, end)
+    return row, row + 1
+
+
+def _acts(graph: Graph, op: Op) -> list[int]:
+    return [t for t in op.inputs if t >= 0 and not graph.t(t).is_const]
+
+
+class _Sim:
+    """The pull schedule of one stage; run twice: to size the line buffers, then to place
+    the shifts that keep every line buffer within its size."""
+
+    def __init__(self, graph: Graph, ops: list[int], lines: dict[int, int] | None):
+        self.g, self.ops, self.cap = graph, ops, lines
+        self.producer = {graph.ops[i].outputs[0]: i for i in ops}
+        consumers = graph.consumers()
+        self.line_tensors = [t for t in self.producer
+                             if t not in graph.outputs
+                             and all(c in ops for c in consumers.get(t, []))]
+        self.readers = {t: [c for c in consumers.get(t, []) if c in ops] for t in self.producer}
+        self.produced = {t: 0 for t in self.producer}
+        self.next_row = {i: 0 for i in ops}      # next output row (or pooled row) of each op
+        self.base = {t: 0 for t in self.line_tensors}
+        self.need = {t: 1 for t in self.line_tensors}
+        self.steps: list[Step] = []
+        self.bases: list[dict[int, int]] = []
+
+    def low(self, t: int) -> int:
+        """The first row of ``t`` some reader still needs."""
+        lows = []
+        for c in self.readers[t]:
+            op = self.g.ops[c]
+            if _global_pool(self.g, op):
+                lows.append(self.next_row[c])
+            elif self.next_row[c] < self.g.t(op.outputs[0]).shape[1]:
+                lows.append(rows_read(self.g, op, self.next_row[c])[0])
+        return min(lows, default=self.produced[t])
+
+    def emit(self, step: Step) -> None:
+        self.steps.append(step)
+        self.bases.append(dict(self.base))
+
+    def make_room(self, t: int) -> None:
+        """Before row ``produced[t]`` is written: drop dead rows if the buffer is full."""
+        r = self.produced[t]
+        low = self.low(t)
+        self.need[t] = max(self.need[t], r + 1 - low)
+        if self.cap is not None and r + 1 - self.base[t] > self.cap[t]:
+            drop = low - self.base[t]
+            self.emit(Step("shift", tensor=t, rows=drop, keep=r - low))
+            self.base[t] = low
+
+    def ensure(self, t: int, upto: int) -> None:
+        """Produce rows of ``t`` until ``upto`` (exclusive)."""
+        if t not in self.producer:
+            return    # a stage input: whole in the arena
+        while self.produced[t] < upto:
+            i = self.producer[t]
+            op = self.g.ops[i]
+            r = self.next_row[i]
+            reads = []
+            for u in _acts(self.g, op):
+                lo, hi = rows_read(self.g, op, r)
+                self.ensure(u, hi)
+                reads.append((u, lo, hi))
+            if t in self.base:
+                self.make_room(t)
+            self.emit(Step("run", op=i, row=r, reads=tuple(reads)))
+            self.next_row[i] = r + 1
+            self.produced[t] = r + 1
+
+    def run(self) -> None:
+        last = self.g.ops[self.ops[-1]]
+        if _global_pool(self.g, last):
+            src = last.inputs[0]
+            for r in range(self.g.t(src).shape[1]):
+                self.ensure(src, r + 1)
+                self.emit(Step("pool", op=self.ops[-1], row=r, reads=((src, r, r + 1),)))
+                self.next_row[self.ops[-1]] = r + 1
+            self.emit(Step("pool_out", op=self.ops[-1]))
+        else:
+            out = last.outputs[0]
+            self.ensure(out, self.g.t(out).shape[1])
+        for i in self.ops:   # every op of the stage must have run whole
+            t = self.g.ops[i].outputs[0]
+            if not _global_pool(self.g, self.g.ops[i]) and self.produced[t] != self.g.t(t).shape[1]:
+                raise ValueError(f"op {i} is not needed by the stage's last op")
+
+
+def simulate(graph: Graph, ops: list[int]) -> Stage:
+    """The row schedule and line buffer sizes of the stage made of ``ops``."""
+    first = _Sim(graph, ops, None)
+    first.run()
+    lines = {t: first.need[t] for t in first.line_tensors}
+    second = _Sim(graph, ops, lines)
+    second.run()
+    return Stage(ops=list(ops), steps=second.steps, lines=lines, bases=second.bases)
+
+
+def region_op(graph: Graph, op_index: int, step: Step) -> tuple[Graph, Op, dict[int, tuple[int, int]]]:
+    """A graph in which ``op`` computes just the step's rows: its activation operands are
+    new tensors of the band's shape (appended), its padding explicit. Returns the graph, the op
+    and, per new tensor, (real tensor, first row of the band)."""
+    op = graph.ops[op_index]
+    tensors = list(graph.tensors)
+    where: dict[int, tuple[int, int]] = {}
+
+    def band(t: int, lo: int, hi: int) -> int:
+        real = graph.t(t)
+        n, _, w, c = real.shape
+        tensors.append(Tensor(f"{real.name}[{lo}:{hi}]", (n, hi - lo, w, c), real.dtype, real.quant))
+        where[len(tensors) - 1] = (t, lo)
+        return len(tensors) - 1
+
+    reads = {u: (lo, hi) for u, lo, hi in step.reads}
+    inputs = [band(t, *reads[t]) if t in reads else t for t in op.inputs]
+    outputs = [band(op.outputs[0], step.row, step.row + 1)]
+    attrs = dict(op.attrs)
+    if op.type in WINDOWED:
+        k_h, k_w = graph.t(op.inputs[1]).shape[1:3]
+        win = window(graph, op, k_h, k_w, graph.t(op.outputs[0]).shape[3])
+        lo = reads[op.inputs[0]][0]
+        attrs.update(padding="EXPLICIT", pad_top=lo - (step.row * win.y.stride - win.y.pad),
+                     pad_left=win.x.pad)
+    vop = dataclasses.replace(op, inputs=inputs, outputs=outputs, attrs=attrs)
+    ops = list(graph.ops)
+    ops[op_index] = vop
+    return graph.replace(tensors=tensors, ops=ops), vop, where
