@@ -28,6 +28,7 @@ class Buffer:
     last: int                   # last step it is live (inclusive)
     scratch_of: int | None = None   # op index, for a kernel's scratch buffer
     offset: int = -1
+    within: dict[int, int] = field(default_factory=dict)   # tensor -> byte offset in the span
 
     def overlaps_in_time(self, other: "Buffer") -> bool:
         return self.first <= other.last and other.first <= self.last
@@ -49,7 +50,7 @@ class Plan:
     def tensor_offset(self, tensor: int) -> int:
         for b in self.buffers:
             if tensor in b.tensors:
-                return b.offset
+                return b.offset + b.within.get(tensor, 0)
         raise KeyError(f"tensor {tensor} has no arena buffer")
 
     def inputs_preserved(self, inputs: list[int]) -> bool:
@@ -136,6 +137,17 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
 def _stage_outputs(graph: Graph, stage, op, span, live_until, owner) -> list[Buffer]:
     new = []
     for t in op.outputs:
+        if t in stage.overlap:   # written over the stage's input, behind its read front
+            src, delta = stage.overlap[t]
+            b = owner[src]
+            shift = max(0, -delta)   # an output that must start before the input does
+            b.within = {**{k: v + shift for k, v in b.within.items()}, src: shift,
+                        t: delta + shift}
+            b.size = max(b.size + shift, delta + shift + graph.t(t).nbytes)
+            b.tensors.append(t)
+            b.last = max(b.last, span[1], live_until(t))
+            owner[t] = b
+            continue
         if t in stage.lines:
             b = Buffer([t], stage.lines[t] * row_bytes(graph, t), span[0], span[1])
         else:   # whole: read after the stage, or a graph output; written from its first step

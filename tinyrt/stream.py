@@ -51,6 +51,9 @@ class Stage:
     steps: list[Step] = field(default_factory=list)
     lines: dict[int, int] = field(default_factory=dict)   # tensor -> rows its buffer holds
     bases: list[dict[int, int]] = field(default_factory=list)   # per step: tensor -> first row held
+    # stage output -> (stage input, byte offset from the input's start): the output may be
+    # written over the input's bytes there, its rows never landing on input rows still to read
+    overlap: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def last(self) -> int:
@@ -190,7 +193,37 @@ def simulate(graph: Graph, ops: list[int]) -> Stage:
     lines = {t: first.need[t] for t in first.line_tensors}
     second = _Sim(graph, ops, lines)
     second.run()
-    return Stage(ops=list(ops), steps=second.steps, lines=lines, bases=second.bases)
+    stage = Stage(ops=list(ops), steps=second.steps, lines=lines, bases=second.bases)
+    stage.overlap = _overlaps(graph, stage)
+    return stage
+
+
+def _overlaps(graph: Graph, stage: Stage) -> dict[int, tuple[int, int]]:
+    """The stage's last output written over its input where the write front never reaches a
+    row still to be read (StreamNet-style in-place streaming): the largest offset ``delta``
+    such that every written row [delta + r * out_row, delta + (r + 1) * out_row) ends before the
+    first input byte any step from then on reads (that step's own reads included)."""
+    consumers = graph.consumers()
+    produced = {graph.ops[i].outputs[0] for i in stage.ops}
+    last = graph.ops[stage.last]
+    out = last.outputs[0]
+    inputs = {u for i in stage.ops for u in _acts(graph, graph.ops[i]) if u not in produced}
+    if out in stage.lines or len(inputs) != 1 or _global_pool(graph, last):
+        return {}
+    [u] = inputs
+    if u in graph.outputs or any(c not in stage.ops for c in consumers.get(u, [])):
+        return {}
+    rb_in, rb_out = row_bytes(graph, u), row_bytes(graph, out)
+    low = graph.t(u).shape[1]      # first input row read from step n on (suffix minimum)
+    delta = None
+    for step in reversed(stage.steps):
+        low = min([low] + [lo for t, lo, _ in step.reads if t == u])
+        if step.kind == "run" and step.op == stage.last:
+            bound = low * rb_in - (step.row + 1) * rb_out
+            delta = bound if delta is None else min(delta, bound)
+    if delta is None:
+        return {}
+    return {out: (u, min(delta, max(0, graph.t(u).nbytes - graph.t(out).nbytes)))}
 
 
 def region_op(graph: Graph, op_index: int, step: Step) -> tuple[Graph, Op, dict[int, tuple[int, int]]]:

@@ -6,7 +6,7 @@ from ..device import build_firmware, prepare
 from ..progress import step
 from ..table import table
 from .common import (add_board, add_compute, add_json, add_kernels, add_model,
-                     add_quiet, with_kernels, write_json)
+                     add_patch, add_quiet, with_kernels, write_json)
 
 
 def register(sub) -> None:
@@ -14,6 +14,7 @@ def register(sub) -> None:
     add_model(p)
     add_board(p)
     add_kernels(p)
+    add_patch(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="project directory")
     p.add_argument("--profile", action="store_true", help="build with per-layer timing")
     add_compute(p)

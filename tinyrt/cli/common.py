@@ -1,6 +1,7 @@
 """Options and helpers shared by several subcommands."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -30,10 +31,29 @@ def add_kernels(p) -> None:
                         "(dsp, mve); portable: the portable C kernels only, e.g. to compare")
 
 
+PATCH_HELP = ("auto: run the first layers row by row with line buffers when that lowers the "
+              "arena (tinyrt/stream.py, no extra MACs); off (default): layer by layer; @N: the "
+              "streamed stage ends at op N")
+
+
+def add_patch(p) -> None:
+    p.add_argument("--patch", default="off", metavar="auto|off|@N", type=_patch, help=PATCH_HELP)
+
+
+def _patch(text: str) -> str:
+    if text in ("auto", "off") or (text.startswith("@") and text[1:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"'{text}' is not auto, off or @N (an op index)")
+
+
 def with_kernels(board: dict, args) -> dict:
-    """The board with the --kernels choice attached (codegen.lower reads board["kernels"])."""
+    """The board with the --kernels and --patch choices attached (codegen.lower reads
+    board["kernels"] and board["patch"])."""
+    board = dict(board)
     if getattr(args, "kernels", "auto") == "portable":
-        return {**board, "kernels": ("portable",)}
+        board["kernels"] = ("portable",)
+    if getattr(args, "patch", "off") != "off":
+        board["patch"] = args.patch
     return board
 
 

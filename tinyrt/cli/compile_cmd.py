@@ -8,7 +8,7 @@ import codegen
 from ..boards import load_board
 from ..frontend import read_tflite
 from ..host import write_project
-from .common import add_board, add_compute, add_kernels, add_model, with_kernels
+from .common import add_board, add_compute, add_kernels, add_model, add_patch, with_kernels
 
 
 def register(sub) -> None:
@@ -16,6 +16,7 @@ def register(sub) -> None:
     add_model(p)
     add_board(p)
     add_kernels(p)
+    add_patch(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write into")
     add_compute(p)
     p.set_defaults(func=run)

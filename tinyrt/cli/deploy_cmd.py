@@ -6,7 +6,7 @@ from ..boards import load_board
 from ..deploy import deploy_host
 from ..table import table
 from .common import (add_board, add_compute, add_json, add_kernels, add_model,
-                     add_quiet, with_kernels, write_json)
+                     add_patch, add_quiet, with_kernels, write_json)
 
 
 def register(sub) -> None:
@@ -14,6 +14,7 @@ def register(sub) -> None:
     add_model(p)
     add_board(p)
     add_kernels(p)
+    add_patch(p)
     p.add_argument("--runs", type=int, default=10, help="number of inputs to check (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--inputs", metavar="NPY", help=".npy/.npz of real inputs instead of random ones")

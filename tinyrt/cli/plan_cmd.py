@@ -6,8 +6,9 @@ import codegen
 from .. import planner
 from ..boards import load_board
 from ..frontend import read_tflite
+from ..stream import row_bytes
 from ..table import table
-from .common import add_board, add_json, add_kernels, add_model, with_kernels, write_json
+from .common import add_board, add_json, add_kernels, add_model, add_patch, with_kernels, write_json
 
 
 def register(sub) -> None:
@@ -15,6 +16,7 @@ def register(sub) -> None:
     add_model(p)
     add_board(p)
     add_kernels(p)
+    add_patch(p)
     p.add_argument("--strategy", choices=sorted(planner.PACKERS), default="greedy",
                    help="arena packing (default: greedy)")
     add_json(p)
@@ -23,32 +25,55 @@ def register(sub) -> None:
 
 def plan_report(lowered) -> dict:
     g, plan = lowered.graph, lowered.plan
+    lines = lowered.stage.stage.lines if lowered.stage else {}
     steps = []
     for s, layer in enumerate(lowered.layers):
         out = layer.outputs[0]
+        held = lines.get(out)
         steps.append({"step": s, "op": layer.op_type, "name": layer.name,
                       "output_shape": list(g.t(out).shape), "output_bytes": g.t(out).nbytes,
+                      "buffer_bytes": held * row_bytes(g, out) if held else g.t(out).nbytes,
+                      "rows_held": held, "streamed": layer.streamed,
                       "offset": plan.tensor_offset(out), "live_bytes": plan.live_bytes[s],
                       "kernel": layer.kernel or "alias", "variant": layer.variant})
     return {"model": g.name, "board": lowered.board["id"], "strategy": plan.strategy,
             "arena_bytes": plan.arena_bytes, "peak_live_bytes": plan.peak_live_bytes,
             "layer_lower_bound_bytes": planner.layer_lower_bound(g),
+            "stage": stage_report(lowered),
             "alignment": plan.alignment, "steps": steps,
             "buffers": [{"tensors": b.tensors, "bytes": b.size, "offset": b.offset,
                          "first": b.first, "last": b.last, "scratch_of": b.scratch_of}
                         for b in plan.buffers]}
 
 
+def stage_report(lowered) -> dict | None:
+    """The streamed stage: its ops, line buffers, scratch, and what streaming costs."""
+    code = lowered.stage
+    if code is None:
+        return None
+    g = lowered.graph
+    return {"ops": code.stage.ops, "row_steps": sum(1 for s in code.steps if s[0] == "call"),
+            "line_buffer_bytes": sum(rows * row_bytes(g, t) for t, rows in code.stage.lines.items()),
+            "scratch_bytes": code.scratch_bytes, "shifted_bytes": code.shifted_bytes,
+            "mac_overhead": 0.0}
+
+
 def format_plan(report: dict) -> str:
     peak = max(report["peak_live_bytes"], 1)
     rows = [[s["step"], s["op"], s["kernel"], s["variant"], "x".join(map(str, s["output_shape"])),
-             s["output_bytes"], s["offset"], s["live_bytes"], "#" * round(24 * s["live_bytes"] / peak)]
+             f"{s['buffer_bytes']:,} ({s['rows_held']} rows)" if s["rows_held"] else s["buffer_bytes"],
+             s["offset"], s["live_bytes"], "#" * round(24 * s["live_bytes"] / peak)]
             for s in report["steps"]]
     body = table(["#", "op", "kernel", "variant", "output", "bytes", "offset", "live bytes", "live / peak"], rows,
                  title=f"memory plan of {report['model']} for {report['board']} "
                        f"({report['strategy']} packing, {report['alignment']}-byte aligned)")
+    st = report["stage"]
+    stage = "" if not st else (
+        f"\nstreamed row by row: ops {st['ops'][0]}..{st['ops'][-1]} in {st['row_steps']} row steps; "
+        f"line buffers {st['line_buffer_bytes']:,} B, shared scratch {st['scratch_bytes']:,} B; "
+        f"no extra MACs; {st['shifted_bytes']:,} B shifted per inference")
     return (f"{body}\n\narena {report['arena_bytes']:,} B   peak live {report['peak_live_bytes']:,} B"
-            f"   layer-wise lower bound {report['layer_lower_bound_bytes']:,} B")
+            f"   layer-wise lower bound {report['layer_lower_bound_bytes']:,} B{stage}")
 
 
 def run(args) -> int:
