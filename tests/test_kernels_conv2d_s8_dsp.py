@@ -123,15 +123,23 @@ def test_boards_without_dsp_take_the_portable_kernels():
 def test_weight_words_pair_channels_as_sxtb16_does():
     w = np.arange(2 * 8, dtype=np.int8).reshape(2, 8)   # w[o][c] = 8 o + c
     words = conv2d_s8_dsp.pack_weights(w).view(np.uint8).reshape(-1, 4)
-    # pairs (0, 2), (1, 3), (4, 6), (5, 7); word [w0a, w1a, w0b, w1b]
-    assert words.tolist() == [[0, 8, 2, 10], [1, 9, 3, 11], [4, 12, 6, 14], [5, 13, 7, 15]]
+    # pairs (0, 2), (1, 3), (4, 6), (5, 7); word [w0a + 128, w1a, w0b + 128, w1b]
+    assert words.tolist() == [[128, 8, 130, 10], [129, 9, 131, 11], [132, 12, 134, 14],
+                              [133, 13, 135, 15]]
+
+
+def test_window_depth_order_puts_each_rows_leftover_bytes_last():
+    # 3 rows of 9 bytes (3x3 window, 3 channels): 8 whole bytes per row, then bytes 8, 17, 26
+    order = conv2d_s8_dsp.depth_order(3, 9).tolist()
+    assert order == [*range(0, 8), *range(9, 17), *range(18, 26), 8, 17, 26]
+    assert conv2d_s8_dsp.depth_order(1, 7).tolist() == list(range(7))
 
 
 def test_scratch_size_agrees_with_the_kernel_header(tmp_path):
-    for i, (depth, out_c) in enumerate([(27, 8), (1, 1), (576, 64), (7, 9)]):
-        (tmp_path / str(i)).mkdir()
-        assert conv2d_s8_dsp.scratch_bytes(depth, out_c) == c_value(
-            tmp_path / str(i), "conv2d_s8_dsp", f"CONV2D_S8_DSP_SCRATCH_BYTES({depth}, {out_c})")
+    for depth in (27, 1, 576, 7):
+        (tmp_path / str(depth)).mkdir()
+        assert conv2d_s8_dsp.scratch_bytes(depth) == c_value(
+            tmp_path / str(depth), "conv2d_s8_dsp", f"CONV2D_S8_DSP_SCRATCH_BYTES({depth})")
 
 
 ALL_CASES = [*POINTWISE.values(), *GENERAL.values()]
@@ -153,4 +161,53 @@ def test_every_case_on_qemu_m4(tmp_path, group):
     """The cases above, 4 per firmware (the inner loops run as assembly there)."""
     report = deploy_side_by_side([conv_model(**c) for c in QEMU_GROUPS[group]], "qemu-m4",
                                  tmp_path)
+    assert report["bit_exact_runs"] == report["runs"] == 2
+
+
+OFFSET_CASES = {  # >= 16 channel pairs: offset-binary weights, input sums, partial pixel blocks
+    "pointwise 40 -> 7, 9 pixels, in_zp -128": dict(shape=(1, 3, 3, 40), filters=7,
+                                                     kernel=(1, 1), in_zp=-128, out_zp=127),
+    "3x3 SAME, 5 channels (leftover bytes), 7x5": dict(shape=(1, 7, 5, 5), filters=9, in_zp=127,
+                                                       activation="RELU6"),
+    "3x3 stride 2, 4 channels, multipliers >= 0.5": dict(shape=(1, 7, 7, 4), filters=5,
+                                                         stride=(2, 2), w_scale=1.0,
+                                                         out_scale=1e-3),
+    "dilation 2, 5 channels (im2col), tiny multipliers": dict(shape=(1, 8, 9, 5), filters=3,
+                                                              kernel=(3, 3), dilation=(2, 2),
+                                                              w_scale=1e-4, out_scale=1.0),
+}
+
+
+@pytest.mark.parametrize("name", OFFSET_CASES)
+def test_offset_binary_windows_on_the_host_twin(name):
+    g = conv_model(**OFFSET_CASES[name])
+    kernel = "conv2d_s8_1x1_dsp" if name.startswith("pointwise") else "conv2d_s8_dsp"
+    assert codegen.lower(g, DSP_HOST).layers[0].call.args[-4] == 1   # offset binary
+    assert_dsp_bit_exact(g, [kernel])
+
+
+def test_offset_binary_clean_under_sanitizers():
+    graphs = [conv_model(**c) for c in OFFSET_CASES.values()]
+    assert_dsp_bit_exact(side_by_side(graphs), ["conv2d_s8_1x1_dsp"] + ["conv2d_s8_dsp"] * 3,
+                         sanitize=True)
+
+
+@pytest.mark.qemu
+@requires_arm_gcc
+@requires_qemu
+def test_offset_binary_cases_on_qemu_m4(tmp_path):
+    report = deploy_side_by_side([conv_model(**c) for c in OFFSET_CASES.values()], "qemu-m4",
+                                 tmp_path)
+    assert report["bit_exact_runs"] == report["runs"] == 2
+
+
+@pytest.mark.qemu
+@requires_arm_gcc
+@requires_qemu
+@pytest.mark.parametrize("board", ["qemu-m7", "qemu-m33"])
+def test_mixed_cases_on_other_cores(tmp_path, board):
+    """One firmware per core: plain and offset-binary weights, pointwise and general."""
+    cases = [POINTWISE["odd channels, 15 pixels"], GENERAL["3x3 SAME, 3 channels (int8 im2col)"],
+             *list(OFFSET_CASES.values())[:2]]
+    report = deploy_side_by_side([conv_model(**c) for c in cases], board, tmp_path)
     assert report["bit_exact_runs"] == report["runs"] == 2

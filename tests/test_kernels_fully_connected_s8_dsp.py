@@ -83,3 +83,15 @@ def test_every_case_on_qemu_m4(tmp_path, group):
     cases = list(CASES.values())[4 * group:4 * group + 4]
     report = deploy_side_by_side([model(c) for c in cases], "qemu-m4", tmp_path)
     assert report["bit_exact_runs"] == report["runs"] == 2
+
+
+@pytest.mark.qemu
+@requires_arm_gcc
+@requires_qemu
+@pytest.mark.parametrize("board", ["qemu-m7", "qemu-m33"])
+def test_cases_on_other_cores(tmp_path, board):
+    """One firmware per core: blocking tails, batches, every requantisation mode."""
+    cases = [CASES[n] for n in ("33 -> 7, RELU", "3 batches, 64 -> 10, RELU6", "tiny multipliers",
+                                "huge multipliers (exact mode)")]
+    report = deploy_side_by_side([model(c) for c in cases], board, tmp_path)
+    assert report["bit_exact_runs"] == report["runs"] == 2
