@@ -7,8 +7,8 @@ import pytest
 
 
 def test_bench_memory_lists_every_int8_model_beside_tflm(shared_models, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tinyrt", "bench", "memory", "--shared",
-                           str(shared_models.parent), "--json", str(tmp_path / "m.json")],
+    proc = subprocess.run([sys.executable, "-m", "tinyrt", "bench", "memory", "--plan-only",
+                           "--shared", str(shared_models.parent), "--json", str(tmp_path / "m.json")],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((tmp_path / "m.json").read_text())["rows"]
@@ -17,7 +17,23 @@ def test_bench_memory_lists_every_int8_model_beside_tflm(shared_models, tmp_path
         assert "error" not in r
         assert r["layer_lower_bound_bytes"] <= r["arena_bytes"] <= r["linear_arena_bytes"]
         assert r["tflm_arena_bytes"] > 0
+        assert r["streamed_arena_bytes"] <= r["arena_bytes"] and r["mac_overhead"] == 0.0
     assert "TFLM arena" in proc.stdout
+
+
+@pytest.mark.qemu
+def test_bench_memory_measures_peak_sram_and_latency_cost_of_streaming(shared_models, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tinyrt", "bench", "memory", "--models", "kws",
+                           "--runs", "1", "--shared", str(shared_models.parent),
+                           "--json", str(tmp_path / "m.json")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    [r] = json.loads((tmp_path / "m.json").read_text())["rows"]
+    assert r["bit_exact"] and r["streamed_bit_exact"]
+    assert r["streamed_peak_sram_bytes"] < r["peak_sram_bytes"]
+    assert r["streamed_peak_ratio_vs_tflm"] == round(r["streamed_peak_sram_bytes"]
+                                                     / r["tflm_peak_sram_bytes"], 3)
+    assert r["latency_cost"] == round(r["streamed_instructions"] / r["instructions"] - 1, 4)
 
 
 def test_bench_with_a_wrong_shared_folder_says_what_it_needs(tmp_path):

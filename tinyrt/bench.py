@@ -10,9 +10,7 @@ import math
 import os
 from pathlib import Path
 
-import codegen
 
-from . import planner
 from .boards import load_board
 from .errors import TinyrtError
 from .frontend import read_tflite
@@ -43,29 +41,6 @@ def baseline(rows: list[dict], model: str, board: str, stack: str = "tflm+cmsis-
 
 def int8_models(shared: Path) -> list[Path]:
     return sorted((shared / "models").glob("*_int8.tflite"))
-
-
-def bench_memory(shared: Path, board_id: str = "qemu-m4") -> list[dict]:
-    board = load_board(board_id)
-    base = baselines(shared)
-    rows = []
-    for path in int8_models(shared):
-        row = {"model": path.stem, "board": board_id}
-        try:
-            graph = read_tflite(path)
-            lowered = codegen.lower(graph, board)
-            row.update(arena_bytes=lowered.plan.arena_bytes,
-                       linear_arena_bytes=codegen.lower(graph, board, "linear").plan.arena_bytes,
-                       layer_lower_bound_bytes=planner.layer_lower_bound(graph),
-                       peak_live_bytes=lowered.plan.peak_live_bytes)
-        except TinyrtError as e:
-            row["error"] = e.message
-        b = baseline(base, path.stem, board_id)
-        row["tflm_arena_bytes"] = b["arena_bytes"] if b else None
-        if b and "arena_bytes" in row:
-            row["ratio_vs_tflm"] = round(row["arena_bytes"] / b["arena_bytes"], 3)
-        rows.append(row)
-    return rows
 
 
 def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,

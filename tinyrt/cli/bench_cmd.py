@@ -26,19 +26,40 @@ def register(sub) -> None:
     add_kernels(p)
     p.add_argument("--runs", type=int, default=3, help="inferences per model (latency)")
     p.add_argument("--shared", metavar="DIR", help="the shared folder (default ../shared)")
+    p.add_argument("--plan-only", action="store_true",
+                   help="memory: plan only, do not deploy to measure peak SRAM and latency")
     add_json(p)
     p.set_defaults(func=run)
 
 
 def _memory(args, shared):
-    rows = bench.bench_memory(shared, args.board)
-    print(table(["model", "tinyrt arena B", "TFLM arena B", "tinyrt/TFLM", "no-reuse B",
-                 "lower bound B", "note"],
-                [[r["model"], r.get("arena_bytes"), r.get("tflm_arena_bytes"),
-                  r.get("ratio_vs_tflm"), r.get("linear_arena_bytes"),
-                  r.get("layer_lower_bound_bytes"), r.get("error", "")] for r in rows],
-                title=f"arena bytes, tinyrt vs TFLite Micro + CMSIS-NN on {args.board} "
-                      "(TFLM's arena includes its persistent per-channel data)"))
+    from ..bench_memory import bench_memory
+    models = args.models.split(",") if args.models else None
+    rows = bench_memory(shared, args.board, measure=not args.plan_only, runs=args.runs,
+                        models=models)
+    measured = any("streamed_peak_sram_bytes" in r for r in rows)
+    head = ["model", "TFLM arena", "layer-wise", "streamed", "streamed/TFLM", "lower bound",
+            "stage ops"]
+    body = [[r["model"], r.get("tflm_arena_bytes"), r.get("arena_bytes"),
+             r.get("streamed_arena_bytes"), r.get("streamed_ratio_vs_tflm"),
+             r.get("layer_lower_bound_bytes"),
+             "{}..{}".format(*r["stage_ops"]) if r.get("stage_ops") else "-"] for r in rows]
+    if measured:
+        head += ["TFLM arena+stack", "peak SRAM layer-wise", "peak SRAM streamed", "streamed/TFLM",
+                 "latency cost"]
+        for line, r in zip(body, rows):
+            line += [r.get("tflm_peak_sram_bytes"), r.get("peak_sram_bytes"),
+                     r.get("streamed_peak_sram_bytes"), r.get("streamed_peak_ratio_vs_tflm"),
+                     f"{100 * r['latency_cost']:+.1f}%" if "latency_cost" in r else None]
+    head.append("note")
+    for line, r in zip(body, rows):
+        line.append(r.get("error", "") or ("" if not measured or (r.get("bit_exact") and
+                                                               r.get("streamed_bit_exact"))
+                                           else "NOT bit-exact"))
+    print(table(head, body, title=f"memory in bytes on {args.board}: arenas from the plan; peak "
+                                  "SRAM measured on the board (arena + painted stack + static "
+                                  "RAM) beside TFLM's arena + stack; streamed = --patch auto "
+                                  "(no extra MACs; latency cost in emulated instructions)"))
     return rows
 
 

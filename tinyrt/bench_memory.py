@@ -1,0 +1,73 @@
+"""`tinyrt bench memory`: each int8 model planned layer by layer and with its first layers
+streamed row by row (``--patch auto``), beside TFLite Micro's arena and its arena + stack; on an
+emulated board both are deployed, so peak SRAM and latency are measured, not estimated.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import codegen
+
+from . import planner
+from .bench import baseline, baselines, int8_models
+from .boards import load_board
+from .errors import TinyrtError
+from .frontend import read_tflite
+
+
+def _planned(graph, board: dict) -> dict:
+    layer = codegen.lower(graph, board)
+    streamed = codegen.lower(graph, {**board, "patch": "auto"})
+    stage = streamed.stage
+    return {"arena_bytes": layer.plan.arena_bytes,
+            "streamed_arena_bytes": streamed.plan.arena_bytes,
+            "stage_ops": [stage.stage.ops[0], stage.stage.ops[-1]] if stage else None,
+            "shifted_bytes": stage.shifted_bytes if stage else 0,
+            "mac_overhead": 0.0,
+            "linear_arena_bytes": codegen.lower(graph, board, "linear").plan.arena_bytes,
+            "layer_lower_bound_bytes": planner.layer_lower_bound(graph),
+            "peak_live_bytes": layer.plan.peak_live_bytes}
+
+
+def _measured(path: Path, board: dict, runs: int, progress: bool) -> dict:
+    from .device import deploy_device
+    row = {}
+    for key, patch in (("", "off"), ("streamed_", "auto")):
+        r = deploy_device(str(path), {**board, "patch": patch}, runs=runs, quiet=not progress)
+        row.update({f"{key}peak_sram_bytes": r["memory"]["peak_sram_bytes"],
+                    f"{key}stack_bytes": r["memory"]["stack_bytes"],
+                    f"{key}instructions": r["latency"]["cycles_median"],
+                    f"{key}bit_exact": r["bit_exact_runs"] == r["runs"]})
+    row["latency_unit"] = r["latency"]["unit"]
+    row["latency_cost"] = round(row["streamed_instructions"] / row["instructions"] - 1, 4)
+    return row
+
+
+def bench_memory(shared: Path, board_id: str = "qemu-m4", measure: bool = True, runs: int = 2,
+                 progress: bool = True, models: list[str] | None = None) -> list[dict]:
+    board = load_board(board_id)
+    measure = measure and board["kind"] == "qemu"
+    base = baselines(shared)
+    rows = []
+    for path in int8_models(shared):
+        if models and path.stem.removesuffix("_int8") not in models and path.stem not in models:
+            continue
+        row = {"model": path.stem, "board": board_id}
+        try:
+            row.update(_planned(read_tflite(path), board))
+            if measure:
+                row.update(_measured(path, board, runs, progress))
+        except TinyrtError as e:
+            row["error"] = e.message.splitlines()[0]
+        b = baseline(base, path.stem, board_id)
+        if b:
+            row["tflm_arena_bytes"] = b["arena_bytes"]
+            row["tflm_peak_sram_bytes"] = b["arena_bytes"] + b["stack_bytes"]
+            if "arena_bytes" in row:
+                row["ratio_vs_tflm"] = round(row["arena_bytes"] / b["arena_bytes"], 3)
+                row["streamed_ratio_vs_tflm"] = round(row["streamed_arena_bytes"] / b["arena_bytes"], 3)
+            if "streamed_peak_sram_bytes" in row:
+                row["streamed_peak_ratio_vs_tflm"] = round(
+                    row["streamed_peak_sram_bytes"] / row["tflm_peak_sram_bytes"], 3)
+        rows.append(row)
+    return rows
