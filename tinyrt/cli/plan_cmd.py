@@ -19,6 +19,8 @@ def register(sub) -> None:
     add_patch(p)
     p.add_argument("--strategy", choices=sorted(planner.PACKERS), default="greedy",
                    help="arena packing (default: greedy)")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="plot live memory over the schedule, layer by layer and streamed")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -78,8 +80,27 @@ def format_plan(report: dict) -> str:
 
 def run(args) -> int:
     board = with_kernels(load_board(args.board), args)
-    lowered = codegen.lower(read_tflite(args.model), board, strategy=args.strategy)
+    graph = read_tflite(args.model)
+    lowered = codegen.lower(graph, board, strategy=args.strategy)
     report = plan_report(lowered)
     print(format_plan(report))
+    if args.plot:
+        _plot(args, graph, board, lowered)
     write_json(args.json, report)
     return 0
+
+
+def _plot(args, graph, board, lowered) -> None:
+    from ..boards import budgets
+    from ..plot import live_memory
+    layerwise = codegen.lower(graph, {**board, "patch": "off"}, strategy=args.strategy)
+    streamed = lowered if lowered.stage else codegen.lower(graph, {**board, "patch": "auto"},
+                                                           strategy=args.strategy)
+    series = {f"layer by layer (arena {layerwise.plan.arena_bytes:,} B)": layerwise.plan.live_bytes}
+    if streamed.stage:
+        series[f"streamed (arena {streamed.plan.arena_bytes:,} B)"] = streamed.plan.live_bytes
+    labels = [f"{n} {layer.op_type}" for n, layer in enumerate(layerwise.layers)]
+    sram = budgets(board)["sram"] if board["kind"] != "host" else None
+    out = live_memory(args.plot, f"live memory of {graph.name} on {board['id']}", series, labels,
+                      sram if sram and sram < 4 * layerwise.plan.arena_bytes else None)
+    print(f"plot written to {out}")
