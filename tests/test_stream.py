@@ -189,3 +189,12 @@ def test_streamed_shared_models_are_bit_exact_on_device(shared_models, board, na
                       runs=2, quiet=True)
     assert r["bit_exact_runs"] == r["runs"] == 2
     assert r["memory"]["arena_bytes"] == r["sections"]["arena"]   # the plan is what the ELF holds
+
+
+def test_plan_plots_live_memory_with_and_without_streaming(shared_models, tmp_path):
+    png = tmp_path / "kws.png"
+    proc = subprocess.run([sys.executable, "-m", "tinyrt", "plan", str(shared_models / "kws_int8.tflite"),
+                           "--patch", "auto", "--plot", str(png)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
