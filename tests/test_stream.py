@@ -19,7 +19,7 @@ from mobilenet import mobilenet_v2
 from test_planner import assert_valid
 from tinyrt import stream
 from tinyrt.boards import load_board
-from tinyrt.errors import UnsupportedOp
+from tinyrt.errors import TinyrtError, UnsupportedOp
 from tinyrt.frontend import read_tflite
 from tinyrt.ops.geometry import window_axis
 from tinyrt.verify import verify_host
@@ -198,3 +198,31 @@ def test_plan_plots_live_memory_with_and_without_streaming(shared_models, tmp_pa
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def small_sram(board_id: str, sram: int) -> dict:
+    board = load_board(board_id)
+    region = board["placement"]["arena"]
+    return {**board, "memory": {**board["memory"], region: {**board["memory"][region],
+                                                             "length": sram}}}
+
+
+def test_a_model_too_big_layer_by_layer_is_streamed_to_fit_the_board(shared_models, tmp_path, capsys):
+    from tinyrt.device import deploy_device
+    board = small_sram("qemu-m4", 16384 + 40 * 1024)   # stack + 40 KiB: vww needs 64 KB layer-wise
+    deploy_device(str(shared_models / "vww_int8.tflite"), board, dry_run=True,
+                  work_dir=str(tmp_path))
+    out = capsys.readouterr()
+    assert "streamed row by row (--patch auto)" in out.out + out.err
+    assert "_rows(" in (tmp_path / "model.c").read_text()     # the row steps were generated
+
+
+def test_a_model_that_fits_no_plan_names_the_best_peak_and_the_budget(shared_models, tmp_path):
+    from tinyrt.device import deploy_device
+    board = small_sram("qemu-m4", 16384 + 8 * 1024)
+    with pytest.raises(TinyrtError) as e:
+        deploy_device(str(shared_models / "vww_int8.tflite"), board, dry_run=True,
+                      work_dir=str(tmp_path))
+    message = str(e.value.message)
+    assert "does not fit the 24,576 B of SRAM" in message and "streamed row by row" in message
+    assert "too many" in message

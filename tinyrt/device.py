@@ -16,6 +16,7 @@ import codegen
 
 from . import firmware, flash, qemu, reference
 from .deploy import base_report, load_inputs
+from .boards import budgets
 from .errors import TinyrtError
 from .frontend import read_tflite
 from .host import write_project
@@ -24,13 +25,42 @@ from .progress import Progress, step
 from .verify import compare, summary
 
 
-def prepare(model_path: str, board: dict, work_dir: str | None = None, compute: str = "auto"):
+def prepare(model_path: str, board: dict, work_dir: str | None = None, compute: str = "auto",
+            quiet: bool = False):
     """Generate the model project for ``board``; returns (lowered, project dir)."""
     graph = read_tflite(model_path)
-    lowered = codegen.lower(graph, board, compute=compute)
+    lowered = fit_to_board(graph, board, compute, quiet)
     work = Path(work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{graph.name}-{board['id']}-"))
     write_project(codegen.render(lowered, host_main=False), work)
     return lowered, work
+
+
+def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False):
+    """Lower ``graph``; when its arena and the board's stack do not fit the board's SRAM layer by
+    layer, try streaming its first layers (``--patch auto``) before giving up, and say so.
+    A plan the user chose (``board["patch"]``) is kept as it is."""
+    lowered = codegen.lower(graph, board, compute=compute)
+    if board["kind"] == "host" or board.get("patch"):
+        return lowered
+    budget, stack = budgets(board)["sram"], board["stack_bytes"]
+    need = lowered.plan.arena_bytes + stack
+    if need <= budget:
+        return lowered
+    streamed = codegen.lower(graph, {**board, "patch": "auto"}, compute=compute)
+    streamed_need = streamed.plan.arena_bytes + stack
+    if streamed_need <= budget:
+        step(f"{graph.name} needs {need:,} B of SRAM layer by layer, more than the "
+             f"{budget:,} B of {board['id']}: its first layers are streamed row by row "
+             f"(--patch auto), {streamed_need:,} B", not quiet)
+        return streamed
+    raise TinyrtError(
+        f"{graph.name} does not fit the {budget:,} B of SRAM of board {board['id']}: layer by "
+        f"layer it needs {need:,} B (arena {lowered.plan.arena_bytes:,} + stack {stack:,}), and "
+        f"streamed row by row, the best plan found, {streamed_need:,} B "
+        f"({streamed_need - budget:,} B too many)",
+        ["a board with more SRAM (`tinyrt boards`)", "a smaller model or a lower resolution",
+         f"`tinyrt plan {graph.name} --board {board['id']} --patch auto --plot plan.png` shows "
+         "where the memory goes"])
 
 
 def build_firmware(lowered, project: Path, board: dict, profile: bool = False):
@@ -64,7 +94,7 @@ def deploy_device(model_path: str, board: dict, runs: int = 10, seed: int = 0,
                   inputs_path: str | None = None, work_dir: str | None = None,
                   port: str | None = None, profile: bool = False, dry_run: bool = False,
                   quiet: bool = False, compute: str = "auto") -> dict | None:
-    lowered, project = prepare(model_path, board, work_dir, compute)
+    lowered, project = prepare(model_path, board, work_dir, compute, quiet)
     if dry_run:
         for cmd in dry_run_commands(board, project, profile):
             print(shlex.join(cmd))

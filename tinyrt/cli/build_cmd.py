@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = with_kernels(load_board(args.board), args)
-    lowered, project = prepare(args.model, board, args.output, args.compute)
+    lowered, project = prepare(args.model, board, args.output, args.compute, args.quiet)
     step(f"building {lowered.graph.name} for {board['id']}", not args.quiet)
     if board["kind"] == "host":
         from ..errors import TinyrtError
