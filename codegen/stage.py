@@ -96,9 +96,10 @@ def stage_scratch(graph: Graph, ops: list[int], scratch: dict[int, int]) -> int:
     return _align4(kernel) + pool
 
 
-def candidates(graph: Graph, order: list[int]) -> list[list[int]]:
-    """Prefixes of the schedule made of streamable ops, each ending where the row schedule
-    pulls every op it holds; a global pool only ends a stage."""
+def candidates(graph: Graph, order: list[int], limit: int | None = None) -> list[stream.Stage]:
+    """The stages on prefixes of the schedule made of streamable ops, each ending where the row
+    schedule pulls every op it holds; a global pool only ends a stage. With ``limit``, stop
+    once the line buffers alone exceed it (longer stages only add to them)."""
     result, ops = [], []
     for i in order:
         op = graph.ops[i]
@@ -106,11 +107,12 @@ def candidates(graph: Graph, order: list[int]) -> list[list[int]]:
             break
         ops = ops + [i]
         try:
-            stream.simulate(graph, ops)
+            stage = stream.simulate(graph, ops)
         except ValueError:
             continue
-        result.append(ops)
-        if stream._global_pool(graph, op):
+        result.append(stage)
+        lines = sum(rows * stream.row_bytes(graph, t) for t, rows in stage.lines.items())
+        if stream._global_pool(graph, op) or (limit is not None and lines > limit):
             break
     return result
 
@@ -122,14 +124,14 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
     if patch == "off":
         return None
     order = planner.schedule(graph)
-    options = candidates(graph, order)
+    layerwise = planner.plan(graph, scratch, alignment, strategy).arena_bytes
+    options = candidates(graph, order, None if patch.startswith("@") else layerwise)
     if patch.startswith("@"):
-        options = [ops for ops in options if ops[-1] == int(patch[1:])]
-    best, best_arena = None, planner.plan(graph, scratch, alignment, strategy).arena_bytes
-    for ops in options:
-        stage = stream.simulate(graph, ops)
-        rest = {i: b for i, b in scratch.items() if i not in ops}
-        rest[ops[0]] = stage_scratch(graph, ops, scratch)
+        options = [s for s in options if s.last == int(patch[1:])]
+    best, best_arena = None, layerwise
+    for stage in options:
+        rest = {i: b for i, b in scratch.items() if i not in stage.ops}
+        rest[stage.ops[0]] = stage_scratch(graph, stage.ops, scratch)
         arena = planner.plan(graph, rest, alignment, strategy, stage=stage).arena_bytes
         if arena < best_arena or (patch.startswith("@") and best is None):
             best, best_arena = stage, arena

@@ -34,7 +34,7 @@ def longest_stage(graph, board: dict) -> dict:
     """The board asking for the longest stage the graph allows (auto keeps a small graph
     layer by layer when streaming would not shrink its arena)."""
     stages = codegen.stage.candidates(graph, list(range(len(graph.ops))))
-    return {**board, "patch": f"@{stages[-1][-1]}"}
+    return {**board, "patch": f"@{stages[-1].last}"}
 
 
 def assert_streamed_bit_exact(graph, board=HOST, runs=2, flags=()):
@@ -151,7 +151,7 @@ def test_a_side_branch_the_last_op_does_not_need_ends_no_stage():
     z = m.tensor((1, 6, 6, 4), scale=0.05)
     m.op("RELU6", [x], [z])
     graph = m.graph([y, z])
-    assert [ops for ops in codegen.stage.candidates(graph, [0, 1])] == [[0]]
+    assert [stage.ops for stage in codegen.stage.candidates(graph, [0, 1])] == [[0]]
     with pytest.raises(ValueError):
         stream.simulate(graph, [0, 1])
 

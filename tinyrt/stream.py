@@ -89,16 +89,22 @@ def streamable(graph: Graph, op: Op) -> bool:
     return _global_pool(graph, op)
 
 
-def rows_read(graph: Graph, op: Op, row: int) -> tuple[int, int]:
-    """The input rows [lo, hi) output row ``row`` of ``op`` reads (clipped to the input)."""
+def row_window(graph: Graph, op: Op) -> tuple[int, int, int, int]:
+    """(stride, pad, window rows, input rows) along the rows: output row r reads input rows
+    [r * stride - pad, + window) clipped to [0, input rows); elementwise ops read row r."""
     h = graph.t(op.inputs[0]).shape[1]
     if op.type in WINDOWED:
-        k_h = graph.t(op.inputs[1]).shape[1]
-        win = window(graph, op, k_h, graph.t(op.inputs[1]).shape[2], graph.t(op.outputs[0]).shape[3])
-        start = row * win.y.stride - win.y.pad
-        end = start + (k_h - 1) * win.y.dilation + 1
-        return max(0, start), min(h, end)
-    return row, row + 1
+        k_h, k_w = graph.t(op.inputs[1]).shape[1:3]
+        win = window(graph, op, k_h, k_w, graph.t(op.outputs[0]).shape[3])
+        return win.y.stride, win.y.pad, (k_h - 1) * win.y.dilation + 1, h
+    return 1, 0, 1, h
+
+
+def rows_read(geometry: tuple[int, int, int, int], row: int) -> tuple[int, int]:
+    """The input rows [lo, hi) output row ``row`` reads, for ``row_window``'s geometry."""
+    stride, pad, size, h = geometry
+    start = row * stride - pad
+    return max(0, start), min(h, start + size)
 
 
 def _acts(graph: Graph, op: Op) -> list[int]:
@@ -118,6 +124,7 @@ class _Sim:
                              and all(c in ops for c in consumers.get(t, []))]
         self.readers = {t: [c for c in consumers.get(t, []) if c in ops] for t in self.producer}
         self.produced = {t: 0 for t in self.producer}
+        self.geometry = {i: row_window(graph, graph.ops[i]) for i in ops}
         self.next_row = {i: 0 for i in ops}      # next output row (or pooled row) of each op
         self.base = {t: 0 for t in self.line_tensors}
         self.need = {t: 1 for t in self.line_tensors}
@@ -132,7 +139,7 @@ class _Sim:
             if _global_pool(self.g, op):
                 lows.append(self.next_row[c])
             elif self.next_row[c] < self.g.t(op.outputs[0]).shape[1]:
-                lows.append(rows_read(self.g, op, self.next_row[c])[0])
+                lows.append(rows_read(self.geometry[c], self.next_row[c])[0])
         return min(lows, default=self.produced[t])
 
     def emit(self, step: Step) -> None:
@@ -159,7 +166,7 @@ class _Sim:
             r = self.next_row[i]
             reads = []
             for u in _acts(self.g, op):
-                lo, hi = rows_read(self.g, op, r)
+                lo, hi = rows_read(self.geometry[i], r)
                 self.ensure(u, hi)
                 reads.append((u, lo, hi))
             if t in self.base:
