@@ -19,7 +19,7 @@ from .ops.geometry import window_axis
 # (expansion, out channels at width 1, kernel, stride) per block. BLOCKS: a small MCUNet-like
 # network with 3x3, 5x5 and 7x7 depthwise (the tests' model); MOBILENET_V2: Sandler et al.'s
 # 17 blocks; MOBILENET_V2_KXK: the same with MCUNet's 3/5/7 depthwise kernels in turn.
-BLOCKS = [(1, 24, 3, 1), (4, 36, 5, 2), (3, 36, 7, 1), (4, 48, 3, 2), (3, 48, 5, 1), (6, 72, 7, 2)]
+BLOCKS = [(1, 32, 3, 1), (4, 36, 5, 2), (3, 36, 7, 1), (4, 48, 3, 2), (3, 48, 5, 1), (6, 72, 7, 2)]
 _V2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
        (6, 320, 1, 1)]   # (t, c, n, s) as in the paper's table 2
 MOBILENET_V2 = [(t, c, 3, s if i == 0 else 1) for t, c, n, s in _V2 for i in range(n)]
