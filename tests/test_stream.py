@@ -94,6 +94,8 @@ def test_a_global_average_pool_ends_a_stage_by_summing_rows():
     [("conv", 3, 2, 1, "SAME", 8, 0), ("dw", 3, 1, 1, "SAME", 0, 1), ("conv", 1, 1, 1, "SAME", 8, 1)],
     [("conv", 5, 1, 1, "VALID", 6, 0), ("dw", 7, 2, 1, "SAME", 0, 0), ("conv", 3, 1, 2, "SAME", 5, 0)],
     [("dw", 5, 1, 1, "SAME", 0, 1), ("dw", 3, 2, 1, "VALID", 0, 0), ("conv", 1, 1, 1, "VALID", 4, 0)],
+    # a 1x1 stride-2 reader never reads the odd rows: they are not computed at all
+    [("conv", 3, 1, 1, "SAME", 6, 0), ("conv", 1, 2, 1, "SAME", 4, 0), ("dw", 3, 1, 1, "SAME", 0, 0)],
 ])
 def test_chains_stream_bit_exact_at_every_border(layers):
     graph = conv_chain(layers)

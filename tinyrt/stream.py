@@ -164,6 +164,10 @@ class _Sim:
             i = self.producer[t]
             op = self.g.ops[i]
             r = self.next_row[i]
+            if t in self.base and r < self.low(t):
+                # no reader will ever read this row (a stride-2 reader skips it): not computed
+                self.next_row[i] = self.produced[t] = r + 1
+                continue
             reads = []
             for u in _acts(self.g, op):
                 lo, hi = rows_read(self.geometry[i], r)
