@@ -226,5 +226,6 @@ def test_a_model_that_fits_no_plan_names_the_best_peak_and_the_budget(shared_mod
         deploy_device(str(shared_models / "vww_int8.tflite"), board, dry_run=True,
                       work_dir=str(tmp_path))
     message = str(e.value.message)
-    assert "does not fit the 24,576 B of SRAM" in message and "streamed row by row" in message
+    assert "does not fit board qemu-m4" in message and "is 24,576 B" in message
+    assert "streamed row by row" in message and "biggest activations" in message
     assert "too many" in message

@@ -53,14 +53,24 @@ def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False)
              f"{budget:,} B of {board['id']}: its first layers are streamed row by row "
              f"(--patch auto), {streamed_need:,} B", not quiet)
         return streamed
+    region = board["placement"]["arena"]
     raise TinyrtError(
-        f"{graph.name} does not fit the {budget:,} B of SRAM of board {board['id']}: layer by "
-        f"layer it needs {need:,} B (arena {lowered.plan.arena_bytes:,} + stack {stack:,}), and "
-        f"streamed row by row, the best plan found, {streamed_need:,} B "
-        f"({streamed_need - budget:,} B too many)",
+        f"{graph.name} does not fit board {board['id']}: its SRAM (memory region '{region}' and "
+        f"the others that hold data, arena and stack) is {budget:,} B; layer by layer the model "
+        f"needs {need:,} B (arena {lowered.plan.arena_bytes:,} + stack {stack:,}), and with "
+        f"patch-based planning (its first layers streamed row by row), the best plan found, "
+        f"{streamed_need:,} B: {streamed_need - budget:,} B too many\n"
+        f"biggest activations: {_biggest(graph)}",
         ["a board with more SRAM (`tinyrt boards`)", "a smaller model or a lower resolution",
-         f"`tinyrt plan {graph.name} --board {board['id']} --patch auto --plot plan.png` shows "
-         "where the memory goes"])
+         f"`tinyrt plan MODEL --board {board['id']} --patch auto --plot plan.png` shows where "
+         "the memory goes"])
+
+
+def _biggest(graph, n: int = 3) -> str:
+    acts = sorted((t for t in range(len(graph.tensors)) if not graph.t(t).is_const),
+                  key=lambda t: -graph.t(t).nbytes)[:n]
+    return ", ".join(f"'{graph.t(t).name[:40]}' {list(graph.t(t).shape)} {graph.t(t).nbytes:,} B"
+                     for t in acts)
 
 
 def build_firmware(lowered, project: Path, board: dict, profile: bool = False):
@@ -70,12 +80,7 @@ def build_firmware(lowered, project: Path, board: dict, profile: bool = False):
     except firmware.FirmwareTooLarge as e:
         if not e.usage.get("arena"):
             raise
-        g = lowered.graph
-        acts = sorted((t for t in range(len(g.tensors)) if not g.t(t).is_const),
-                      key=lambda t: -g.t(t).nbytes)[:3]
-        biggest = ", ".join(f"'{g.t(t).name[:40]}' {list(g.t(t).shape)} {g.t(t).nbytes:,} B"
-                            for t in acts)
-        raise firmware.FirmwareTooLarge(f"{e.message}\nbiggest activations: {biggest}",
+        raise firmware.FirmwareTooLarge(f"{e.message}\nbiggest activations: {_biggest(lowered.graph)}",
                                         e.hints, e.region, e.overflow, e.usage) from None
 
 

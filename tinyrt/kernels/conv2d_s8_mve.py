@@ -46,9 +46,11 @@ def requant(mults: np.ndarray, shifts: np.ndarray, channels: int, out_zp: int,
     mults, shifts = np.asarray(mults, np.int32), np.asarray(shifts, np.int32)
     per_channel = int(np.unique(mults).size > 1 or np.unique(shifts).size > 1)
     n = round_up(channels, 4)
-    consts = {"rq_mult": pad_to(mults, n), "rq_left": pad_to(np.maximum(shifts, 0), n),
-              "rq_neg_right": pad_to(np.minimum(shifts, 0), n)}
-    args = [per_channel, int(np.any(shifts > 0)), Const("rq_mult"), Const("rq_left"),
+    has_left = int(np.any(shifts > 0))
+    consts = {"rq_mult": pad_to(mults, n), "rq_neg_right": pad_to(np.minimum(shifts, 0), n)}
+    if has_left:   # otherwise the kernel never reads it: no array in flash (a null pointer)
+        consts["rq_left"] = pad_to(np.maximum(shifts, 0), n)
+    args = [per_channel, has_left, Const("rq_mult"), Const("rq_left") if has_left else 0,
             Const("rq_neg_right"), int(out_zp), int(act[0]), int(act[1])]
     return args, consts
 
