@@ -451,4 +451,6 @@ def test_server_compiles_warning_free_and_small_for_cortex_m(tmp_path, cpu, grap
     subprocess.run(cmd[:-4] + ["-c", str(fw / "main.c"), "-o", str(tmp_path / "main.o")], check=True)
     size = subprocess.run(["arm-none-eabi-size", str(obj)], check=True, capture_output=True, text=True)
     text = int(size.stdout.splitlines()[1].split()[0])
-    assert text < 2048, f"protocol.c takes {text} bytes of flash"
+    # the profiling build (a measuring aid) also clears its per-layer sums before each run
+    budget = 2048 + (64 if "-DTINYRT_PROFILE" in variant else 0)
+    assert text < budget, f"protocol.c takes {text} bytes of flash"

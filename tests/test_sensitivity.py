@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from builder import ModelBuilder
+from tinyrt.boards import load_board
 from tinyrt.cli import main
 from tinyrt.quantize import quantize
 from tinyrt.quantize.report import Int8Runner, sqnr_db
@@ -61,7 +62,10 @@ def samples(n=40, seed=1):
 @pytest.fixture(scope="module")
 def fragile():
     result = quantize(float_net(outlier=1000.0), samples(), progress=False)
-    return result, analyse(result, samples(30, 2), progress=False)
+    # costs of the portable kernels, which keep the int8 weights as the model has them (SIMD
+    # kernels re-lay them out with their constants, which moves the byte counts below)
+    board = {**load_board("qemu-m4"), "kernels": ("portable",)}
+    return result, analyse(result, samples(30, 2), progress=False, board=board)
 
 
 def test_layer_with_an_outlier_weight_ranks_first(fragile):
