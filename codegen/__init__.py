@@ -7,7 +7,7 @@ returns ``{relative path: file text}``. Only the CLI writes files.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,13 +48,18 @@ class Lowered:
     layers: list[Layer]
     model_hash: str
     compute: str = "fp32"   # what the activations are computed in: "int8", "fp32" or "fp16"
-    stage: "stage_code.StageCode | None" = None   # the row-streamed stage, if the plan has one
+    stages: list = field(default_factory=list)   # stage_code.StageCode: the row-streamed stages
+
+    @property
+    def stage(self):
+        """The first streamed stage, or None."""
+        return self.stages[0] if self.stages else None
 
     @property
     def kernel_calls(self) -> list[Call]:
         """Every kernel call the model makes (a streamed layer's row calls included)."""
         calls = [layer.call for layer in self.layers if layer.call]
-        return calls + [s[2] for s in (self.stage.steps if self.stage else []) if s[0] == "call"]
+        return calls + [s[2] for code in self.stages for s in code.steps if s[0] == "call"]
 
     @property
     def kernel_headers(self) -> list[str]:
@@ -143,27 +148,29 @@ def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "a
     calls = [k.lower(graph, op, board) for k, op in zip(chosen, graph.ops)]
     scratch = {i: c.scratch_bytes for i, c in enumerate(calls) if c.scratch_bytes}
     align = board.get("alignment", 8)
-    streamed = stage_code.choose(graph, scratch, align, strategy, patch)
-    code = stage_code.lower_stage(graph, streamed, board, kernels) if streamed else None
-    if code:
-        scratch = {i: b for i, b in scratch.items() if i not in streamed.ops}
-        scratch[streamed.ops[0]] = code.scratch_bytes
-        for n, step in enumerate(code.steps):   # a stage op shows one of its row calls
+    stages = stage_code.choose(graph, scratch, align, strategy, patch)
+    codes = [stage_code.lower_stage(graph, st, board, kernels) for st in stages]
+    variant_of = {}
+    for code in codes:
+        scratch = {i: b for i, b in scratch.items() if i not in code.stage.ops}
+        scratch[code.stage.ops[0]] = code.scratch_bytes
+        variant_of.update(code.variants)
+        for step in code.steps:   # a stage op shows one of its row calls
             if step[0] == "call":
                 calls[step[1]] = step[2]
-    plan = planner.plan(graph, scratch, alignment=align, strategy=strategy, stage=streamed)
+    plan = planner.plan(graph, scratch, alignment=align, strategy=strategy, stages=stages)
     layers = []
     for i in plan.order:
         op, call = graph.ops[i], calls[i]
         mod = op_module(op.type)
         aliased = getattr(mod, "ALIAS", False) and op.inputs and not graph.t(op.inputs[0]).is_const \
             and plan.tensor_offset(op.inputs[0]) == plan.tensor_offset(op.outputs[0])
-        variant = code.variants[i] if code and i in streamed.ops else chosen[i].variant
         layers.append(Layer(index=i, op_type=op.type, name=op.name, call=None if aliased else call,
                             macs=mod.macs(graph, op), inputs=op.inputs, outputs=op.outputs,
-                            variant=variant, streamed=bool(code and i in streamed.ops)))
+                            variant=variant_of.get(i, chosen[i].variant),
+                            streamed=i in variant_of))
     return Lowered(graph=graph, board=board, plan=plan, layers=layers,
-                   model_hash=graph_hash(graph), compute=compute_of(graph), stage=code)
+                   model_hash=graph_hash(graph), compute=compute_of(graph), stages=codes)
 
 
 def graph_hash(graph: Graph) -> str:

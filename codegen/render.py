@@ -135,12 +135,14 @@ def context(lowered) -> dict:
                 entry["args"] = _call_args(layer.call, g, plan, weights, names, layer.index, n)
         layers.append(entry)
     wrappers = []
-    if lowered.stage:
-        first = lowered.stage.stage.ops[0]
-        args = lambda call, op: _call_args(call, g, plan, weights, const_names.get(op, {}), first,
-                                           op)
-        wrappers, statements = stage_context(lowered, args, kernel_prototypes)
-        next(e for e, layer in zip(layers, lowered.layers) if layer.streamed)["stage"] = statements
+    for code in lowered.stages:
+        first = code.stage.ops[0]
+        args = lambda call, op, first=first: _call_args(call, g, plan, weights,
+                                                        const_names.get(op, {}), first, op)
+        stage_wrappers, statements = stage_context(lowered, code, args, kernel_prototypes)
+        wrappers += stage_wrappers
+        next(e for e, layer in zip(layers, lowered.layers) if layer.index == first)["stage"] = \
+            statements
     io_ctype = lambda ts: (DTYPE_CTYPES[g.t(ts[0]).dtype]
                            if len({g.t(t).dtype for t in ts}) == 1 else "uint8_t")
     return {"model_name": g.name, "model_hash": lowered.model_hash, "arena_bytes": plan.arena_bytes,

@@ -13,11 +13,10 @@ def _arg_text(a: dict) -> str:
     return a["name"] if a["kind"] == "flash" else a["text"]
 
 
-def stage_context(lowered, render_args, prototypes) -> tuple[list[dict], list[dict]]:
-    """(wrappers, statements) of ``lowered.stage``. ``render_args(call, op)`` gives the call's
-    argument dicts as the template prints them; ``prototypes(header)`` the kernels' (C type,
-    name) parameters."""
-    code = lowered.stage
+def stage_context(lowered, code, render_args, prototypes) -> tuple[list[dict], list[dict]]:
+    """(wrappers, statements) of the stage ``code`` (a StageCode of ``lowered``).
+    ``render_args(call, op)`` gives the call's argument dicts as the template prints them;
+    ``prototypes(header)`` the kernels' (C type, name) parameters."""
     layer_of = {layer.index: n for n, layer in enumerate(lowered.layers)}
     rendered = [(s, render_args(s[2], s[1])) if s[0] == "call" else (s, None) for s in code.steps]
     wrappers, varying = {}, {}

@@ -96,43 +96,73 @@ def stage_scratch(graph: Graph, ops: list[int], scratch: dict[int, int]) -> int:
     return _align4(kernel) + pool
 
 
-def candidates(graph: Graph, order: list[int], limit: int | None = None) -> list[stream.Stage]:
-    """The stages on prefixes of the schedule made of streamable ops, each ending where the row
-    schedule pulls every op it holds; a global pool only ends a stage. With ``limit``, stop
-    once the line buffers alone exceed it (longer stages only add to them)."""
-    result, ops = [], []
+def iter_stages(graph: Graph, order: list[int]):
+    """The stages on prefixes of ``order`` made of streamable ops, shortest first, each ending
+    where the row schedule pulls every op it holds (a global pool only ends a stage); each
+    comes with the bytes of its line buffers, which longer stages only add to."""
+    ops = []
     for i in order:
         op = graph.ops[i]
         if not stream.streamable(graph, op):
-            break
+            return
         ops = ops + [i]
         try:
             stage = stream.simulate(graph, ops)
         except ValueError:
             continue
-        result.append(stage)
-        lines = sum(rows * stream.row_bytes(graph, t) for t, rows in stage.lines.items())
-        if stream._global_pool(graph, op) or (limit is not None and lines > limit):
-            break
-    return result
+        yield stage, sum(rows * stream.row_bytes(graph, t) for t, rows in stage.lines.items())
+        if stream._global_pool(graph, op):
+            return
+
+
+def candidates(graph: Graph, order: list[int]) -> list[stream.Stage]:
+    return [stage for stage, _ in iter_stages(graph, order)]
+
+
+def _arena(graph, scratch, alignment, strategy, stages) -> planner.Plan:
+    rest = dict(scratch)
+    for st in stages:
+        rest = {i: b for i, b in rest.items() if i not in st.ops}
+        rest[st.ops[0]] = stage_scratch(graph, st.ops, scratch)
+    return planner.plan(graph, rest, alignment, strategy, stages=stages)
+
+
+WINDOW = 8   # how far before the peak step a new stage may start
 
 
 def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
-           patch: str = "auto") -> stream.Stage | None:
-    """The stage whose plan has the smallest arena (None when streaming does not help or
-    ``patch`` is "off"); ``patch`` may also name the stage's last op index as "@N"."""
+           patch: str = "auto") -> list[stream.Stage]:
+    """The streamed stages of the plan with the smallest arena found: while the plan's peak
+    step is not streamed, the stage around it (starting at most WINDOW ops before it) that
+    lowers the arena most is added; none when streaming does not help or ``patch`` is "off".
+    ``patch`` "@N": one stage from the first op, ending at op N."""
     if patch == "off":
-        return None
+        return []
     order = planner.schedule(graph)
-    layerwise = planner.plan(graph, scratch, alignment, strategy).arena_bytes
-    options = candidates(graph, order, None if patch.startswith("@") else layerwise)
     if patch.startswith("@"):
-        options = [s for s in options if s.last == int(patch[1:])]
-    best, best_arena = None, layerwise
-    for stage in options:
-        rest = {i: b for i, b in scratch.items() if i not in stage.ops}
-        rest[stage.ops[0]] = stage_scratch(graph, stage.ops, scratch)
-        arena = planner.plan(graph, rest, alignment, strategy, stage=stage).arena_bytes
-        if arena < best_arena or (patch.startswith("@") and best is None):
-            best, best_arena = stage, arena
-    return best
+        options = [s for s in candidates(graph, order) if s.last == int(patch[1:])]
+        return options[:1]
+    stages: list[stream.Stage] = []
+    plan = _arena(graph, scratch, alignment, strategy, stages)
+    while True:
+        peak = max(range(len(order)), key=lambda s: plan.live_bytes[s])
+        taken = {i for st in stages for i in st.ops}
+        if order[peak] in taken:
+            return stages
+        best = None
+        for start in range(max(0, peak - WINDOW), peak + 1):
+            if any(i in taken for i in order[start:peak + 1]):
+                continue
+            for stage, lines in iter_stages(graph, order[start:]):
+                if lines > (best[1].arena_bytes if best else plan.arena_bytes):
+                    break
+                if stage.last in order[:peak] or any(i in taken for i in stage.ops):
+                    continue
+                trial = _arena(graph, scratch, alignment, strategy, sorted(
+                    stages + [stage], key=lambda st: order.index(st.ops[0])))
+                if trial.arena_bytes < (best[1].arena_bytes if best else plan.arena_bytes):
+                    best = (stage, trial)
+        if best is None:
+            return stages
+        stages = sorted(stages + [best[0]], key=lambda st: order.index(st.ops[0]))
+        plan = best[1]

@@ -173,7 +173,7 @@ def test_plan_prints_the_streamed_stage(shared_models):
                            "--patch", "auto", "--json", "-"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["stage"]["mac_overhead"] == 0.0 and report["stage"]["ops"][0] == 0
+    assert report["stages"][0]["mac_overhead"] == 0.0 and report["stages"][0]["ops"][0] == 0
     assert "streamed row by row" in proc.stderr
     bad = subprocess.run([sys.executable, "-m", "tinyrt", "plan", str(shared_models / "kws_int8.tflite"),
                           "--patch", "sideways"], capture_output=True, text=True, timeout=60)

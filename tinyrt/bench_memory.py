@@ -18,11 +18,10 @@ from .frontend import read_tflite
 def _planned(graph, board: dict) -> dict:
     layer = codegen.lower(graph, board)
     streamed = codegen.lower(graph, {**board, "patch": "auto"})
-    stage = streamed.stage
     return {"arena_bytes": layer.plan.arena_bytes,
             "streamed_arena_bytes": streamed.plan.arena_bytes,
-            "stage_ops": [stage.stage.ops[0], stage.stage.ops[-1]] if stage else None,
-            "shifted_bytes": stage.shifted_bytes if stage else 0,
+            "stage_ops": [[c.stage.ops[0], c.stage.ops[-1]] for c in streamed.stages],
+            "shifted_bytes": sum(c.shifted_bytes for c in streamed.stages),
             "mac_overhead": 0.0,
             "linear_arena_bytes": codegen.lower(graph, board, "linear").plan.arena_bytes,
             "layer_lower_bound_bytes": planner.layer_lower_bound(graph),

@@ -76,21 +76,24 @@ def schedule(graph: Graph) -> list[int]:
 
 
 def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = None,
-            stage=None) -> list[Buffer]:
+            stages=()) -> list[Buffer]:
     """Group tensors into arena buffers and compute their lifetimes over ``order``.
 
-    ``stage`` (tinyrt.stream.Stage): its ops run interleaved, row by row, over the steps of its
-    first to its last op, so everything they touch is live over that whole span; tensors that
-    only the stage reads live in line buffers of ``stage.lines[t]`` rows."""
+    ``stages`` (tinyrt.stream.Stage): the ops of each run interleaved, row by row, over the
+    steps of its first to its last op, so everything they touch is live over that whole span;
+    tensors that only the stage reads live in line buffers of ``stage.lines[t]`` rows."""
     scratch = scratch or {}
     step_of = {op_i: s for s, op_i in enumerate(order)}
-    span = (step_of[stage.ops[0]], step_of[stage.ops[-1]]) if stage else None
+    stage_of = {i: st for st in stages for i in st.ops}
+    span_of = {id(st): (step_of[st.ops[0]], step_of[st.ops[-1]]) for st in stages}
     last_step = len(order) - 1
     owner: dict[int, Buffer] = {}
     result: list[Buffer] = []
 
+    consumers = graph.consumers()
+
     def live_until(t: int) -> int:
-        uses = [step_of[c] for c in graph.consumers().get(t, [])]
+        uses = [step_of[c] for c in consumers.get(t, [])]
         return last_step if t in graph.outputs else max(uses, default=-1)
 
     for t in graph.inputs:
@@ -101,7 +104,9 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
     for s, op_i in enumerate(order):
         op = graph.ops[op_i]
         mod = op_module(op.type)
-        if stage and op_i in stage.ops:
+        if op_i in stage_of:
+            stage = stage_of[op_i]
+            span = span_of[id(stage)]
             result += _stage_outputs(graph, stage, op, span, live_until, owner)
             if scratch.get(op_i, 0) > 0:
                 result.append(Buffer([], scratch[op_i], span[0], span[1], scratch_of=op_i))
@@ -126,11 +131,11 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
                 result.append(b)
         if scratch.get(op_i, 0) > 0:
             result.append(Buffer([], scratch[op_i], s, s, scratch_of=op_i))
-    if stage:   # what the stage reads stays until its last row step
+    for stage in stages:   # what a stage reads stays until its last row step
         for i in stage.ops:
             for t in graph.ops[i].inputs:
                 if t in owner:
-                    owner[t].last = max(owner[t].last, span[1])
+                    owner[t].last = max(owner[t].last, span_of[id(stage)][1])
     return result
 
 
@@ -198,9 +203,9 @@ PACKERS = {"greedy": pack_greedy, "linear": pack_linear}
 
 
 def plan(graph: Graph, scratch: dict[int, int] | None = None, alignment: int = 8,
-         strategy: str = "greedy", stage=None) -> Plan:
+         strategy: str = "greedy", stages=()) -> Plan:
     order = schedule(graph)
-    bufs = buffers(graph, order, scratch, stage)
+    bufs = buffers(graph, order, scratch, stages)
     arena = PACKERS[strategy](bufs, alignment)
     live = [sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(len(order))]
     return Plan(order=order, buffers=bufs, arena_bytes=arena, alignment=alignment,

@@ -125,6 +125,9 @@ class _Sim:
         self.readers = {t: [c for c in consumers.get(t, []) if c in ops] for t in self.producer}
         self.produced = {t: 0 for t in self.producer}
         self.geometry = {i: row_window(graph, graph.ops[i]) for i in ops}
+        self.acts = {i: _acts(graph, graph.ops[i]) for i in ops}
+        self.pool = {i: _global_pool(graph, graph.ops[i]) for i in ops}
+        self.out_rows = {i: graph.t(graph.ops[i].outputs[0]).shape[1] for i in ops}
         self.next_row = {i: 0 for i in ops}      # next output row (or pooled row) of each op
         self.base = {t: 0 for t in self.line_tensors}
         self.need = {t: 1 for t in self.line_tensors}
@@ -135,10 +138,9 @@ class _Sim:
         """The first row of ``t`` some reader still needs."""
         lows = []
         for c in self.readers[t]:
-            op = self.g.ops[c]
-            if _global_pool(self.g, op):
+            if self.pool[c]:
                 lows.append(self.next_row[c])
-            elif self.next_row[c] < self.g.t(op.outputs[0]).shape[1]:
+            elif self.next_row[c] < self.out_rows[c]:
                 lows.append(rows_read(self.geometry[c], self.next_row[c])[0])
         return min(lows, default=self.produced[t])
 
@@ -162,14 +164,13 @@ class _Sim:
             return    # a stage input: whole in the arena
         while self.produced[t] < upto:
             i = self.producer[t]
-            op = self.g.ops[i]
             r = self.next_row[i]
             if t in self.base and r < self.low(t):
                 # no reader will ever read this row (a stride-2 reader skips it): not computed
                 self.next_row[i] = self.produced[t] = r + 1
                 continue
             reads = []
-            for u in _acts(self.g, op):
+            for u in self.acts[i]:
                 lo, hi = rows_read(self.geometry[i], r)
                 self.ensure(u, hi)
                 reads.append((u, lo, hi))

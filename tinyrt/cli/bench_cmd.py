@@ -43,7 +43,8 @@ def _memory(args, shared):
     body = [[r["model"], r.get("tflm_arena_bytes"), r.get("arena_bytes"),
              r.get("streamed_arena_bytes"), r.get("streamed_ratio_vs_tflm"),
              r.get("layer_lower_bound_bytes"),
-             "{}..{}".format(*r["stage_ops"]) if r.get("stage_ops") else "-"] for r in rows]
+             ", ".join("{}..{}".format(*ops) for ops in r.get("stage_ops") or []) or "-"]
+            for r in rows]
     if measured:
         head += ["TFLM arena+stack", "peak SRAM layer-wise", "peak SRAM streamed", "streamed/TFLM",
                  "latency cost"]

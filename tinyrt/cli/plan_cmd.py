@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 def plan_report(lowered) -> dict:
     g, plan = lowered.graph, lowered.plan
-    lines = lowered.stage.stage.lines if lowered.stage else {}
+    lines = {t: rows for code in lowered.stages for t, rows in code.stage.lines.items()}
     steps = []
     for s, layer in enumerate(lowered.layers):
         out = layer.outputs[0]
@@ -41,19 +41,15 @@ def plan_report(lowered) -> dict:
     return {"model": g.name, "board": lowered.board["id"], "strategy": plan.strategy,
             "arena_bytes": plan.arena_bytes, "peak_live_bytes": plan.peak_live_bytes,
             "layer_lower_bound_bytes": planner.layer_lower_bound(g),
-            "stage": stage_report(lowered),
+            "stages": [stage_report(lowered.graph, code) for code in lowered.stages],
             "alignment": plan.alignment, "steps": steps,
             "buffers": [{"tensors": b.tensors, "bytes": b.size, "offset": b.offset,
                          "first": b.first, "last": b.last, "scratch_of": b.scratch_of}
                         for b in plan.buffers]}
 
 
-def stage_report(lowered) -> dict | None:
-    """The streamed stage: its ops, line buffers, scratch, and what streaming costs."""
-    code = lowered.stage
-    if code is None:
-        return None
-    g = lowered.graph
+def stage_report(g, code) -> dict:
+    """A streamed stage: its ops, line buffers, scratch, and what streaming costs."""
     return {"ops": code.stage.ops, "row_steps": sum(1 for s in code.steps if s[0] == "call"),
             "line_buffer_bytes": sum(rows * row_bytes(g, t) for t, rows in code.stage.lines.items()),
             "scratch_bytes": code.scratch_bytes, "shifted_bytes": code.shifted_bytes,
@@ -69,11 +65,10 @@ def format_plan(report: dict) -> str:
     body = table(["#", "op", "kernel", "variant", "output", "bytes", "offset", "live bytes", "live / peak"], rows,
                  title=f"memory plan of {report['model']} for {report['board']} "
                        f"({report['strategy']} packing, {report['alignment']}-byte aligned)")
-    st = report["stage"]
-    stage = "" if not st else (
+    stage = "".join(
         f"\nstreamed row by row: ops {st['ops'][0]}..{st['ops'][-1]} in {st['row_steps']} row steps; "
         f"line buffers {st['line_buffer_bytes']:,} B, shared scratch {st['scratch_bytes']:,} B; "
-        f"no extra MACs; {st['shifted_bytes']:,} B shifted per inference")
+        f"no extra MACs; {st['shifted_bytes']:,} B shifted per inference" for st in report["stages"])
     return (f"{body}\n\narena {report['arena_bytes']:,} B   peak live {report['peak_live_bytes']:,} B"
             f"   layer-wise lower bound {report['layer_lower_bound_bytes']:,} B{stage}")
 
