@@ -111,13 +111,13 @@ TINYRT_KERNEL int32_t conv_dsp_requant(int mode, int32_t acc, int32_t mult, int3
     [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), [b1] "+r"(b1), \
     [b2] "+r"(b2), [b3] "+r"(b3), [w] "+r"(w), [x] "+r"(x), [v] v_in(v), [vo] "=&r"(vo), \
     [xa] "=&r"(xa), [xb] "=&r"(xb)
-/* n copies of a channel pair's asm (n a literal), in blocks of 4, 2 and 1: gcc sizes an asm
+/* n < 8 copies of a channel pair's asm (n a literal), in blocks of 4, 2 and 1: gcc sizes an asm
  * statement by its lines, so each block must show every instruction (a .rept would hide them,
  * and in a large function gcc then places literal pools out of reach). */
 #define CONV_DSP_ASM(body) __asm__ volatile(body : CONV_DSP_MAC_OPERANDS("=&r") : : "memory")
 #define CONV_DSP_REPEAT(n, x1, x2) \
     do { \
-        for (int rep_ = (n) / 4; rep_ > 0; rep_--) { \
+        if ((n) & 4) { \
             CONV_DSP_ASM(x2 x2); \
         } \
         if ((n) & 2) { \
@@ -174,7 +174,12 @@ TINYRT_KERNEL void conv_dsp_mac_2x4(const uint32_t *w, const uint32_t *x, int pa
         }
         CONV_DSP_REPEAT(pairs % 8, CONV_DSP_PAIR_ASM, CONV_DSP_PAIR_X2);
     } else if (__builtin_constant_p(pairs)) {
-        CONV_DSP_REPEAT(pairs, CONV_DSP_PLAIN_ASM, CONV_DSP_PLAIN_X2);
+        /* no C loop around the asm: its counter would be a 15th register */
+        if (pairs >= 8) {
+            v = (uint32_t)(w + pairs / 8 * 8);
+            CONV_DSP_LOOP(CONV_DSP_PLAIN_X2 CONV_DSP_PLAIN_X2 CONV_DSP_PLAIN_X2 CONV_DSP_PLAIN_X2);
+        }
+        CONV_DSP_REPEAT(pairs % 8, CONV_DSP_PLAIN_ASM, CONV_DSP_PLAIN_X2);
     } else {
         v = (uint32_t)(w + pairs);   /* pairs is even: depth4 is a multiple of 4 */
         if (offset) {
