@@ -26,6 +26,8 @@ def register(sub) -> None:
     add_kernels(p)
     p.add_argument("--runs", type=int, default=3, help="inferences per model (latency)")
     p.add_argument("--shared", metavar="DIR", help="the shared folder (default ../shared)")
+    p.add_argument("--mobilenet", action="store_true",
+                   help="memory: also plan MobileNetV2-style ImageNet models built in code")
     p.add_argument("--plan-only", action="store_true",
                    help="memory: plan only, do not deploy to measure peak SRAM and latency")
     add_json(p)
@@ -57,6 +59,18 @@ def _memory(args, shared):
         line.append(r.get("error", "") or ("" if not measured or (r.get("bit_exact") and
                                                                r.get("streamed_bit_exact"))
                                            else "NOT bit-exact"))
+    if args.mobilenet:
+        from ..bench_memory import bench_mobilenets
+        generated = bench_mobilenets(args.board)
+        print(table(["model", "input", "layer-wise", "streamed", "reduction", "stages",
+                     "published for a comparable model"],
+                    [[r["model"], r["input_bytes"], r["arena_bytes"], r["streamed_arena_bytes"],
+                      f"{r['reduction']:.2f}x",
+                      ", ".join("{}..{}".format(*o) for o in r["stage_ops"]) or "-",
+                      r["published"]] for r in generated],
+                    title="MobileNetV2-style ImageNet models built in code (tinyrt/mobilenet.py, "
+                          "int8 image input, planned for the board; arenas include the input)"))
+        rows = rows + generated
     print(table(head, body, title=f"memory in bytes on {args.board}: arenas from the plan; peak "
                                   "SRAM measured on the board (arena + painted stack + static "
                                   "RAM) beside TFLM's arena + stack; streamed = --patch auto "
