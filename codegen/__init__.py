@@ -132,7 +132,8 @@ def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "a
     ``board["kernels"]``, which the CLI's ``--kernels`` sets).
     ``patch``: "off" (default: layer by layer), "auto" (the row-streamed first stage that
     minimises the arena, tinyrt/stream.py) or "@N" (the stage ending at op N); a board dict may
-    carry it as ``board["patch"]`` (the CLI's ``--patch``)."""
+    carry it as ``board["patch"]`` (the CLI's ``--patch``), and ``board["stream_input"]`` asks
+    for the input to be read row by row from the application (``--stream-input``)."""
     patch = patch or board.get("patch") or "off"
     kernels = tuple(kernels or board.get("kernels") or variants.VARIANTS)
     unknown = [k for k in kernels if k not in variants.VARIANTS]
@@ -148,7 +149,13 @@ def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "a
     calls = [k.lower(graph, op, board) for k, op in zip(chosen, graph.ops)]
     scratch = {i: c.scratch_bytes for i, c in enumerate(calls) if c.scratch_bytes}
     align = board.get("alignment", 8)
-    stages = stage_code.choose(graph, scratch, align, strategy, patch)
+    read = tuple(graph.inputs) if board.get("stream_input") else ()
+    if read and patch == "off":
+        patch = "auto"   # reading the input row by row needs a streamed first stage
+    stages = stage_code.choose(graph, scratch, align, strategy, patch, read)
+    if read and not any(t in st.lines for st in stages for t in read):
+        raise TinyrtError("the input cannot be read row by row: the model's first layers "
+                          "cannot be streamed", ["leave out --stream-input"])
     codes = [stage_code.lower_stage(graph, st, board, kernels) for st in stages]
     variant_of = {}
     for code in codes:

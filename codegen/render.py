@@ -152,6 +152,7 @@ def context(lowered) -> dict:
             "input_ctype": io_ctype(g.inputs), "output_ctype": io_ctype(g.outputs),
             "kernel_headers": lowered.kernel_headers, "weights": list(weights.values()),
             "consts": consts, "layers": layers, "wrappers": wrappers,
+            "input_streamed": int(any(s[0] == "read" for c in lowered.stages for s in c.steps)),
             "macs": sum(layer.macs for layer in lowered.layers)}
 
 

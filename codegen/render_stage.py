@@ -39,6 +39,11 @@ def stage_context(lowered, code, render_args, prototypes) -> tuple[list[dict], l
                                   "vary": vary}
     statements = []
     for step, args in rendered:
+        if step[0] == "read":
+            statements.append({"kind": "read", "input": lowered.graph.inputs.index(step[1]),
+                               "src": step[3], "bytes": step[4],
+                               "dst": lowered.plan.tensor_offset(step[1]) + step[2]})
+            continue
         if step[0] == "shift":
             base = lowered.plan.tensor_offset(step[1])
             statements.append({"kind": "shift", "dst": base, "src": base + step[2],

@@ -22,7 +22,8 @@ POOL_HEADER = "pool2d_s8_rows"
 @dataclass
 class StageCode:
     stage: stream.Stage
-    steps: list[tuple]                  # ("call", op, Call) or ("shift", tensor, drop, keep)
+    # ("call", op, Call), ("shift", tensor, drop, keep) or ("read", tensor, dst, src, bytes)
+    steps: list[tuple]
     scratch_bytes: int                  # shared by every step: kernel scratch, then pool sums
     variants: dict[int, str] = field(default_factory=dict)   # op -> variant of its calls
     shifted_bytes: int = 0              # bytes memmove'd per inference
@@ -69,7 +70,11 @@ def lower_stage(graph: Graph, stage: stream.Stage, board: dict, kernels) -> Stag
     state = _align4(kernel_scratch)          # the global pool's sums follow the kernel scratch
     steps, chosen, consts = [], {}, {}
     for n, (step, base) in enumerate(zip(stage.steps, stage.bases)):
-        if step.kind == "shift":
+        if step.kind == "read":   # an input row, from the application, into its line buffer
+            rb = stream.row_bytes(graph, step.tensor)
+            steps.append(("read", step.tensor, _offset(graph, stage, base, step.tensor, step.row),
+                          step.row * rb, rb))
+        elif step.kind == "shift":
             rb = stream.row_bytes(graph, step.tensor)
             steps.append(("shift", step.tensor, step.rows * rb, step.keep * rb))
         elif step.kind == "run":
@@ -96,7 +101,7 @@ def stage_scratch(graph: Graph, ops: list[int], scratch: dict[int, int]) -> int:
     return _align4(kernel) + pool
 
 
-def iter_stages(graph: Graph, order: list[int]):
+def iter_stages(graph: Graph, order: list[int], read: tuple[int, ...] = ()):
     """The stages on prefixes of ``order`` made of streamable ops, shortest first, each ending
     where the row schedule pulls every op it holds (a global pool only ends a stage); each
     comes with the bytes of its line buffers, which longer stages only add to."""
@@ -107,7 +112,7 @@ def iter_stages(graph: Graph, order: list[int]):
             return
         ops = ops + [i]
         try:
-            stage = stream.simulate(graph, ops)
+            stage = stream.simulate(graph, ops, read)
         except ValueError:
             continue
         yield stage, sum(rows * stream.row_bytes(graph, t) for t, rows in stage.lines.items())
@@ -131,16 +136,17 @@ WINDOW = 8   # how far before the peak step a new stage may start
 
 
 def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
-           patch: str = "auto") -> list[stream.Stage]:
+           patch: str = "auto", read: tuple[int, ...] = ()) -> list[stream.Stage]:
     """The streamed stages of the plan with the smallest arena found: while the plan's peak
     step is not streamed, the stage around it (starting at most WINDOW ops before it) that
     lowers the arena most is added; none when streaming does not help or ``patch`` is "off".
-    ``patch`` "@N": one stage from the first op, ending at op N."""
+    ``patch`` "@N": one stage from the first op, ending at op N. ``read``: graph inputs to read
+    a row at a time; the first stage then starts at the first op."""
     if patch == "off":
         return []
     order = planner.schedule(graph)
     if patch.startswith("@"):
-        options = [s for s in candidates(graph, order) if s.last == int(patch[1:])]
+        options = [s for s, _ in iter_stages(graph, order, read) if s.last == int(patch[1:])]
         return options[:1]
     stages: list[stream.Stage] = []
     plan = _arena(graph, scratch, alignment, strategy, stages)
@@ -150,10 +156,11 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
         if order[peak] in taken:
             return stages
         best = None
-        for start in range(max(0, peak - WINDOW), peak + 1):
+        starts = range(max(0, peak - WINDOW), peak + 1)
+        for start in ([0] if read and not stages else []) + [s for s in starts if s or not read]:
             if any(i in taken for i in order[start:peak + 1]):
                 continue
-            for stage, lines in iter_stages(graph, order[start:]):
+            for stage, lines in iter_stages(graph, order[start:], read if start == 0 else ()):
                 if lines > (best[1].arena_bytes if best else plan.arena_bytes):
                     break
                 if stage.last in order[:peak] or any(i in taken for i in stage.ops):

@@ -343,7 +343,9 @@ static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
     out_le(runs, 2);
     uint8_t exact = 0;
     for (uint32_t r = 0; r < runs; r++) {
-#if TR_PROTO_INPUT_COPY
+#if TINYRT_INPUT_STREAMED
+        tinyrt_set_input(input_buf);   /* the model reads its rows from here */
+#elif TR_PROTO_INPUT_COPY
         copy_packed(1, 0, TINYRT_INPUT_BYTES, input_buf);
 #endif
         exact = input_end == TINYRT_INPUT_BYTES;

@@ -29,6 +29,11 @@
 /* 0: SET_INPUT writes into the arena, and on a model whose plan reuses the input's bytes
  * (TINYRT_INPUTS_PRESERVED 0) only the first run after SET_INPUT is exact. 1: keep a copy of the
  * input outside the arena (TINYRT_INPUT_BYTES of RAM) and restore it before every run. */
+#if defined(TINYRT_INPUT_STREAMED) && TINYRT_INPUT_STREAMED
+/* A model that reads its input row by row has no input in its arena: the server keeps it. */
+#undef TR_PROTO_INPUT_COPY
+#define TR_PROTO_INPUT_COPY 1
+#endif
 #ifndef TR_PROTO_INPUT_COPY
 #define TR_PROTO_INPUT_COPY 0
 #endif

@@ -229,3 +229,33 @@ def test_a_model_that_fits_no_plan_names_the_best_peak_and_the_budget(shared_mod
     assert "does not fit board qemu-m4" in message and "is 24,576 B" in message
     assert "streamed row by row" in message and "biggest activations" in message
     assert "too many" in message
+
+
+def test_the_input_can_be_read_row_by_row_instead_of_held_whole(shared_models):
+    graph = read_tflite(shared_models / "vww_int8.tflite")
+    board = {**DSP_TWIN, "patch": "off", "stream_input": True}
+    result = verify_host(graph, str(shared_models / "vww_int8.tflite"), runs=2, board=board,
+                         extra_cflags=ACLE)
+    assert all(r.bit_exact for r in result.runs), result.project_dir
+    held = codegen.lower(graph, {**DSP_TWIN, "patch": "auto"}).plan.arena_bytes
+    assert result.lowered.plan.arena_bytes < held - graph.t(graph.inputs[0]).nbytes / 2
+    from pathlib import Path
+    project = Path(result.project_dir)
+    assert "#define TINYRT_INPUT_STREAMED 1" in (project / "model.h").read_text()
+    assert "tinyrt_read_input(0, 0u," in (project / "model.c").read_text()
+
+
+def test_a_streamed_input_chain_with_a_stride_two_reader_is_exact():
+    graph = conv_chain([("conv", 1, 2, 1, "SAME", 6, 0), ("dw", 3, 1, 1, "SAME", 0, 1)])
+    assert_streamed_bit_exact(graph, {**HOST, "stream_input": True, "patch": "@1"}, runs=3)
+
+
+@requires_arm_gcc
+@requires_qemu
+@pytest.mark.qemu
+def test_a_streamed_input_runs_bit_exact_on_device(shared_models):
+    from tinyrt.device import deploy_device
+    r = deploy_device(str(shared_models / "kws_int8.tflite"),
+                      {**load_board("qemu-m4"), "stream_input": True}, runs=2, quiet=True)
+    assert r["bit_exact_runs"] == r["runs"] == 2
+    assert r["memory"]["arena_bytes"] < 7000

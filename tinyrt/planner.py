@@ -96,8 +96,14 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
         uses = [step_of[c] for c in consumers.get(t, [])]
         return last_step if t in graph.outputs else max(uses, default=-1)
 
+    read = {t: st for st in stages for t in st.lines if t in graph.inputs}
     for t in graph.inputs:
-        if t not in owner:
+        if t in read:   # read a row at a time: only its line buffer is in the arena
+            span = span_of[id(read[t])]
+            b = Buffer([t], read[t].lines[t] * row_bytes(graph, t), span[0], span[1])
+            owner[t] = b
+            result.append(b)
+        elif t not in owner:
             b = Buffer([t], graph.t(t).nbytes, 0, max(0, live_until(t)))
             owner[t] = b
             result.append(b)

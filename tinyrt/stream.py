@@ -35,8 +35,8 @@ class Step:
     from ``reads`` (per activation input: tensor, first row, end row); "shift": the line buffer
     of ``tensor`` drops its first ``rows`` rows (they are dead); "pool": the global pool ``op``
     adds input row ``row`` to its sums (``first``: start them); "pool_out": it writes the
-    averages."""
-    kind: str
+    averages; "read": row ``row`` of graph input ``tensor`` is read into its line buffer."""
+    kind: str              # "run", "shift", "pool", "pool_out" or "read"
     op: int = -1
     row: int = 0
     reads: tuple = ()
@@ -115,15 +115,20 @@ class _Sim:
     """The pull schedule of one stage; run twice: to size the line buffers, then to place
     the shifts that keep every line buffer within its size."""
 
-    def __init__(self, graph: Graph, ops: list[int], lines: dict[int, int] | None):
+    def __init__(self, graph: Graph, ops: list[int], lines: dict[int, int] | None,
+                 read: tuple[int, ...] = ()):
         self.g, self.ops, self.cap = graph, ops, lines
         self.producer = {graph.ops[i].outputs[0]: i for i in ops}
         consumers = graph.consumers()
+        # graph inputs the application hands over row by row (tinyrt_read_input)
+        self.read = [t for t in read if all(c in ops for c in consumers.get(t, []))
+                     and any(t in _acts(graph, graph.ops[i]) for i in ops)]
         self.line_tensors = [t for t in self.producer
                              if t not in graph.outputs
-                             and all(c in ops for c in consumers.get(t, []))]
-        self.readers = {t: [c for c in consumers.get(t, []) if c in ops] for t in self.producer}
-        self.produced = {t: 0 for t in self.producer}
+                             and all(c in ops for c in consumers.get(t, []))] + self.read
+        self.readers = {t: [c for c in consumers.get(t, []) if c in ops]
+                        for t in [*self.producer, *self.read]}
+        self.produced = {t: 0 for t in [*self.producer, *self.read]}
         self.geometry = {i: row_window(graph, graph.ops[i]) for i in ops}
         self.acts = {i: _acts(graph, graph.ops[i]) for i in ops}
         self.pool = {i: _global_pool(graph, graph.ops[i]) for i in ops}
@@ -160,6 +165,14 @@ class _Sim:
 
     def ensure(self, t: int, upto: int) -> None:
         """Produce rows of ``t`` until ``upto`` (exclusive)."""
+        if t in self.read:
+            while self.produced[t] < upto:
+                r = self.produced[t]
+                if r >= self.low(t):   # (rows a stride-2 reader skips are not read either)
+                    self.make_room(t)
+                    self.emit(Step("read", tensor=t, row=r))
+                self.produced[t] = r + 1
+            return
         if t not in self.producer:
             return    # a stage input: whole in the arena
         while self.produced[t] < upto:
@@ -198,15 +211,16 @@ class _Sim:
                 raise ValueError(f"op {i} is not needed by the stage's last op")
 
 
-def simulate(graph: Graph, ops: list[int]) -> Stage:
-    """The row schedule and line buffer sizes of the stage made of ``ops``."""
-    first = _Sim(graph, ops, None)
+def simulate(graph: Graph, ops: list[int], read: tuple[int, ...] = ()) -> Stage:
+    """The row schedule and line buffer sizes of the stage made of ``ops``; the graph inputs
+    in ``read`` are not whole in the arena but read a row at a time (``tinyrt_read_input``)."""
+    first = _Sim(graph, ops, None, read)
     first.run()
     lines = {t: first.need[t] for t in first.line_tensors}
-    second = _Sim(graph, ops, lines)
+    second = _Sim(graph, ops, lines, read)
     second.run()
     stage = Stage(ops=list(ops), steps=second.steps, lines=lines, bases=second.bases)
-    stage.overlap = _overlaps(graph, stage)
+    stage.overlap = {} if second.read else _overlaps(graph, stage)
     return stage
 
 

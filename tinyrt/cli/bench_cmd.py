@@ -40,20 +40,23 @@ def _memory(args, shared):
     rows = bench_memory(shared, args.board, measure=not args.plan_only, runs=args.runs,
                         models=models)
     measured = any("streamed_peak_sram_bytes" in r for r in rows)
-    head = ["model", "TFLM arena", "layer-wise", "streamed", "streamed/TFLM", "lower bound",
-            "stage ops"]
+    head = ["model", "TFLM arena", "layer-wise", "streamed", "streamed/TFLM", "input read by rows",
+            "lower bound", "stage ops"]
     body = [[r["model"], r.get("tflm_arena_bytes"), r.get("arena_bytes"),
              r.get("streamed_arena_bytes"), r.get("streamed_ratio_vs_tflm"),
-             r.get("layer_lower_bound_bytes"),
+             r.get("input_streamed_arena_bytes"), r.get("layer_lower_bound_bytes"),
              ", ".join("{}..{}".format(*ops) for ops in r.get("stage_ops") or []) or "-"]
             for r in rows]
     if measured:
         head += ["TFLM arena+stack", "peak SRAM layer-wise", "peak SRAM streamed", "streamed/TFLM",
-                 "latency cost"]
+                 "latency cost", "peak, input read by rows (without the input)"]
         for line, r in zip(body, rows):
             line += [r.get("tflm_peak_sram_bytes"), r.get("peak_sram_bytes"),
                      r.get("streamed_peak_sram_bytes"), r.get("streamed_peak_ratio_vs_tflm"),
-                     f"{100 * r['latency_cost']:+.1f}%" if "latency_cost" in r else None]
+                     f"{100 * r['latency_cost']:+.1f}%" if "latency_cost" in r else None,
+                     f"{r['input_streamed_peak_sram_bytes']:,} "
+                     f"({r['input_streamed_peak_without_input_bytes']:,})"
+                     if "input_streamed_peak_sram_bytes" in r else None]
     head.append("note")
     for line, r in zip(body, rows):
         line.append(r.get("error", "") or ("" if not measured or (r.get("bit_exact") and
@@ -62,10 +65,10 @@ def _memory(args, shared):
     if args.mobilenet:
         from ..bench_memory import bench_mobilenets
         generated = bench_mobilenets(args.board)
-        print(table(["model", "input", "layer-wise", "streamed", "reduction", "stages",
-                     "published for a comparable model"],
+        print(table(["model", "input", "layer-wise", "streamed", "input read by rows",
+                     "reduction", "stages", "published for a comparable model"],
                     [[r["model"], r["input_bytes"], r["arena_bytes"], r["streamed_arena_bytes"],
-                      f"{r['reduction']:.2f}x",
+                      r["input_streamed_arena_bytes"], f"{r['reduction']:.2f}x",
                       ", ".join("{}..{}".format(*o) for o in r["stage_ops"]) or "-",
                       r["published"]] for r in generated],
                     title="MobileNetV2-style ImageNet models built in code (tinyrt/mobilenet.py, "

@@ -38,6 +38,10 @@ PATCH_HELP = ("auto: run the first layers row by row with line buffers when that
 
 def add_patch(p) -> None:
     p.add_argument("--patch", default="off", metavar="auto|off|@N", type=_patch, help=PATCH_HELP)
+    p.add_argument("--stream-input", action="store_true",
+                   help="read the input a row at a time through tinyrt_read_input() (a camera "
+                        "or sensor driver) instead of holding it whole in the arena; implies "
+                        "--patch auto")
 
 
 def _patch(text: str) -> str:
@@ -54,6 +58,8 @@ def with_kernels(board: dict, args) -> dict:
         board["kernels"] = ("portable",)
     if getattr(args, "patch", "off") != "off":
         board["patch"] = args.patch
+    if getattr(args, "stream_input", False):
+        board["stream_input"] = True
     return board
 
 
