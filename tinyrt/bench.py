@@ -39,8 +39,11 @@ def baseline(rows: list[dict], model: str, board: str, stack: str = "tflm+cmsis-
                  and r["stack"] == stack), None)
 
 
-def int8_models(shared: Path) -> list[Path]:
-    return sorted((shared / "models").glob("*_int8.tflite"))
+def int8_models(shared: Path, models: list[str] | None = None) -> list[Path]:
+    """The shared int8 models, or those named in ``models`` (with or without "_int8")."""
+    paths = sorted((shared / "models").glob("*_int8.tflite"))
+    return [p for p in paths if not models or p.stem in models
+            or p.stem.removesuffix("_int8") in models]
 
 
 def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
@@ -55,9 +58,7 @@ def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
         board["kernels"] = tuple(kernels)
     base = baselines(shared)
     rows = []
-    for path in int8_models(shared):
-        if models and path.stem.removesuffix("_int8") not in models and path.stem not in models:
-            continue
+    for path in int8_models(shared, models):
         row = {"model": path.stem, "board": board_id}
         try:
             r = deploy_device(str(path), board, runs=runs, quiet=not progress)

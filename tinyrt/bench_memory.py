@@ -60,9 +60,7 @@ def bench_memory(shared: Path, board_id: str = "qemu-m4", measure: bool = True, 
     measure = measure and board["kind"] == "qemu"
     base = baselines(shared)
     rows = []
-    for path in int8_models(shared):
-        if models and path.stem.removesuffix("_int8") not in models and path.stem not in models:
-            continue
+    for path in int8_models(shared, models):
         row = {"model": path.stem, "board": board_id}
         try:
             row.update(_planned(read_tflite(path), board))

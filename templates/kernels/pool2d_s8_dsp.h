@@ -63,33 +63,6 @@ TINYRT_KERNEL void pool_dsp_avg_pixel(const int8_t *x, int row, int depth, int f
     }
 }
 
-TINYRT_KERNEL void avgpool2d_s8_dsp(const int8_t *input, int8_t *output, int batches, int in_h,
-                                    int in_w, int depth, int out_h, int out_w, int filter_h,
-                                    int filter_w, int stride_h, int stride_w, int pad_h,
-                                    int pad_w, int32_t act_min, int32_t act_max)
-{
-    for (int b = 0; b < batches; b++) {
-        const int8_t *in_b = input + b * in_h * in_w * depth;
-        for (int oy = 0; oy < out_h; oy++) {
-            const int y0 = oy * stride_h - pad_h;
-            const int fy0 = TR_MAX(0, -y0), fy1 = TR_MIN(filter_h, in_h - y0);
-            for (int ox = 0; ox < out_w; ox++) {
-                const int x0 = ox * stride_w - pad_w;
-                const int fx0 = TR_MAX(0, -x0), fx1 = TR_MIN(filter_w, in_w - x0);
-                const int8_t *x = in_b + ((y0 + fy0) * in_w + x0 + fx0) * depth;
-                int8_t *out = output + ((b * out_h + oy) * out_w + ox) * depth;
-                if (fy1 - fy0 == filter_h && fx1 - fx0 == filter_w) {
-                    /* Inside the input: literal window, literal count. */
-                    pool_dsp_avg_pixel(x, in_w * depth, depth, filter_h, filter_w, out, act_min,
-                                       act_max);
-                } else {
-                    pool_dsp_avg_pixel(x, in_w * depth, depth, fy1 - fy0, fx1 - fx0, out,
-                                       act_min, act_max);
-                }
-            }
-        }
-    }
-}
 
 /* Per-byte signed max / min of 4 int8 lanes: SSUB8 + SEL on the target (one asm block, so
  * nothing can come between the GE flags and their use), per byte in C on the host. */
@@ -151,10 +124,22 @@ TINYRT_KERNEL void pool_dsp_max_pixel(const int8_t *x, int row, int depth, int f
     }
 }
 
-TINYRT_KERNEL void maxpool2d_s8_dsp(const int8_t *input, int8_t *output, int batches, int in_h,
-                                    int in_w, int depth, int out_h, int out_w, int filter_h,
-                                    int filter_w, int stride_h, int stride_w, int pad_h,
-                                    int pad_w, int32_t act_min, int32_t act_max)
+TINYRT_KERNEL void pool_dsp_pixel(const int8_t *x, int row, int depth, int fh, int fw,
+                                  int8_t *out, int32_t act_min, int32_t act_max, int is_max)
+{
+    if (is_max) {
+        pool_dsp_max_pixel(x, row, depth, fh, fw, out, act_min, act_max);
+    } else {
+        pool_dsp_avg_pixel(x, row, depth, fh, fw, out, act_min, act_max);
+    }
+}
+
+/* Every output pixel of a pooling layer: a window inside the input takes the literal filter
+ * size (so its loops unroll), a border window the clipped one. `is_max` is a literal. */
+TINYRT_KERNEL void pool2d_s8_dsp(const int8_t *input, int8_t *output, int batches, int in_h,
+                                 int in_w, int depth, int out_h, int out_w, int filter_h,
+                                 int filter_w, int stride_h, int stride_w, int pad_h, int pad_w,
+                                 int32_t act_min, int32_t act_max, int is_max)
 {
     for (int b = 0; b < batches; b++) {
         const int8_t *in_b = input + b * in_h * in_w * depth;
@@ -167,16 +152,33 @@ TINYRT_KERNEL void maxpool2d_s8_dsp(const int8_t *input, int8_t *output, int bat
                 const int8_t *x = in_b + ((y0 + fy0) * in_w + x0 + fx0) * depth;
                 int8_t *out = output + ((b * out_h + oy) * out_w + ox) * depth;
                 if (fy1 - fy0 == filter_h && fx1 - fx0 == filter_w) {
-                    /* Inside the input: literal window, unrolled. */
-                    pool_dsp_max_pixel(x, in_w * depth, depth, filter_h, filter_w, out, act_min,
-                                       act_max);
+                    pool_dsp_pixel(x, in_w * depth, depth, filter_h, filter_w, out, act_min,
+                                   act_max, is_max);
                 } else {
-                    pool_dsp_max_pixel(x, in_w * depth, depth, fy1 - fy0, fx1 - fx0, out,
-                                       act_min, act_max);
+                    pool_dsp_pixel(x, in_w * depth, depth, fy1 - fy0, fx1 - fx0, out, act_min,
+                                   act_max, is_max);
                 }
             }
         }
     }
+}
+
+TINYRT_KERNEL void avgpool2d_s8_dsp(const int8_t *input, int8_t *output, int batches, int in_h,
+                                    int in_w, int depth, int out_h, int out_w, int filter_h,
+                                    int filter_w, int stride_h, int stride_w, int pad_h,
+                                    int pad_w, int32_t act_min, int32_t act_max)
+{
+    pool2d_s8_dsp(input, output, batches, in_h, in_w, depth, out_h, out_w, filter_h, filter_w,
+                  stride_h, stride_w, pad_h, pad_w, act_min, act_max, 0);
+}
+
+TINYRT_KERNEL void maxpool2d_s8_dsp(const int8_t *input, int8_t *output, int batches, int in_h,
+                                    int in_w, int depth, int out_h, int out_w, int filter_h,
+                                    int filter_w, int stride_h, int stride_w, int pad_h,
+                                    int pad_w, int32_t act_min, int32_t act_max)
+{
+    pool2d_s8_dsp(input, output, batches, in_h, in_w, depth, out_h, out_w, filter_h, filter_w,
+                  stride_h, stride_w, pad_h, pad_w, act_min, act_max, 1);
 }
 
 #endif /* TINYRT_POOL2D_S8_DSP_H */
