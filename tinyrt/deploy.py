@@ -44,7 +44,8 @@ def base_report(lowered, model_path: str) -> dict:
             "macs": sum(layer.macs for layer in lowered.layers),
             "memory": {"arena_bytes": lowered.plan.arena_bytes,
                        "peak_live_bytes": lowered.plan.peak_live_bytes},
-            "weights_bytes": lowered.weights_bytes()}
+            "weights_bytes": lowered.weights_bytes(),
+            "stages": [[c.stage.ops[0], c.stage.ops[-1]] for c in lowered.stages]}
 
 
 def deploy_host(model_path: str, board: dict, runs: int = 10, seed: int = 0,

@@ -37,11 +37,17 @@ def format_report(r: dict) -> str:
         rule = "FP16 rule" if r.get("compute") == "fp16" else "float rule"
         rows.append(["runs within float tolerance", f"{r['matching_runs']}/{r['runs']} "
                      f"({rule}: |diff| <= {rtol:g} * max|ref| + {atol:g})"])
-    rows.append(["arena", f"{r['memory']['arena_bytes']:,} B"])
     mem = r["memory"]
+    elf = r.get("sections", {}).get("arena")
+    rows.append(["arena", f"{mem['arena_bytes']:,} B" + (
+        "" if elf is None else f" planned, {elf:,} B in the ELF")])
+    if r.get("stages"):
+        rows.append(["streamed", ", ".join(f"ops {a}..{b}" for a, b in r["stages"])
+                     + " row by row (--patch)"])
     if "stack_bytes" in mem:
         rows.append(["stack (painted)", f"{mem['stack_bytes']:,} B"])
-        rows.append(["peak SRAM", f"{mem['peak_sram_bytes']:,} B"])
+        rows.append(["peak SRAM", f"{mem['peak_sram_bytes']:,} B (arena + stack + "
+                                  f"{mem['static_ram_bytes']:,} B other static RAM)"])
     rows.append(["flash", f"{r['flash_bytes']:,} B (weights {r['weights_bytes']:,} B)"])
     lat = r.get("latency")
     if lat:
