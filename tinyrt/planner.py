@@ -2,9 +2,9 @@
 
 The plan is data (``Plan``): print it, test it, hand it to codegen. Each stage is a function:
 
-    schedule(graph)                      -> order (op indices)
+    schedule(graph)                      -> order (op indices): the model's, or one of lower peak
     buffers(graph, order, scratch)       -> [Buffer] with lifetimes, aliases folded in
-    pack_greedy / pack_linear(buffers)   -> offsets, arena size
+    PACKERS[strategy](buffers, align)    -> offsets, arena size (tinyrt/packing.py)
 
 A *buffer* is a span of the arena shared by one or more tensors: a RESHAPE output aliases its
 input, an in-place op's output reuses its input's buffer when the input dies at that op.
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .ir import Graph
 from .ops import op_module
+from .packing import pack_best, pack_greedy, pack_linear
 from .stream import row_bytes
 
 
@@ -69,10 +70,110 @@ class Plan:
         return None
 
 
+BEAM = 64   # partial orders kept per step by the order search (the smallest peaks so far)
+
+
 def schedule(graph: Graph) -> list[int]:
-    """Execution order. v1 keeps the model's order (a topological order by construction); the
-    patch-based planner replaces this function."""
-    return list(range(len(graph.ops)))
+    """Execution order: the model's (topological by construction), unless another topological
+    order has a lower peak of live bytes, as branched graphs may (run first the branch whose
+    output is smaller, so the bigger one is not held while the other runs). A function of the
+    graph alone: codegen's stage search and the plan must see the same order."""
+    model = list(range(len(graph.ops)))
+    found = least_peak_order(graph)
+    if found != model and _peak(graph, found) < _peak(graph, model):
+        return found
+    return model
+
+
+def _peak(graph: Graph, order: list[int]) -> int:
+    bufs = buffers(graph, order)
+    return max((sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(len(order))),
+               default=0)
+
+
+@dataclass
+class _Costs:
+    """What running an op does to the live bytes, whatever the order. A group is a tensor and
+    its aliases (one buffer): born when its first tensor is written, dead once every op that
+    reads one of its tensors has run (never, for a graph output)."""
+    size: dict[int, int]              # group (its first tensor) -> bytes
+    readers: dict[int, int]           # group -> bit mask of the ops that read it
+    kept: set[int]                    # groups holding a graph output
+    born: list[list[int]]             # per op: the groups it writes
+    read: list[set[int]]              # per op: the groups it reads
+    inplace: list[int | None]         # per op: the group its output may overwrite when it dies
+    after: list[int]                  # per op: bit mask of the ops that write its inputs
+
+
+def _costs(graph: Graph) -> _Costs:
+    root = {t: t for t in graph.inputs}
+    writer: dict[int, int] = {}
+    born, inplace = [], []
+    for i, op in enumerate(graph.ops):
+        mod, src = op_module(op.type), (op.inputs[0] if op.inputs else -1)
+        alias = getattr(mod, "ALIAS", False) and src in root
+        same = src in root and op.outputs and graph.t(src).nbytes == graph.t(op.outputs[0]).nbytes
+        fits = (getattr(mod, "INPLACE", False) and same) or \
+            (src in root and getattr(mod, "inplace_resize", lambda g, o: False)(graph, op))
+        inplace.append(root[src] if fits and not alias else None)
+        for k, t in enumerate(op.outputs):
+            root[t] = root[src] if alias and k == 0 else t
+            writer[t] = i
+        born.append([t for t in op.outputs if root[t] == t])
+    size: dict[int, int] = {}
+    readers: dict[int, int] = {}
+    for t, r in root.items():
+        size[r] = max(size.get(r, 0), graph.t(t).nbytes)
+        readers.setdefault(r, 0)
+    read, after = [], []
+    for i, op in enumerate(graph.ops):
+        acts = [t for t in op.inputs if t in root]
+        for t in acts:
+            readers[root[t]] |= 1 << i
+        read.append({root[t] for t in acts})
+        after.append(sum({1 << writer[t] for t in acts if t in writer}))
+    kept = {root[t] for t in graph.outputs if t in root}
+    return _Costs(size, readers, kept, born, read, inplace, after)
+
+
+def _run(c: _Costs, op: int, done: int, live: int) -> tuple[int, int]:
+    """(bytes live while ``op`` runs, bytes live after it) when the ops in ``done`` ran before,
+    ``live`` bytes being live then: as ``buffers`` counts them, in-place outputs included."""
+    now = done | 1 << op
+    dead = lambda g: g not in c.kept and not c.readers[g] & ~now
+    new = sum(c.size[g] for g in c.born[op])
+    during = live + new
+    src = c.inplace[op]
+    if src is not None and dead(src):
+        during -= min(c.size[src], sum(c.size[g] for g in c.born[op][:1]))
+    freed = sum(c.size[g] for g in c.read[op] if dead(g)) + \
+        sum(c.size[g] for g in c.born[op] if dead(g))
+    return during, live + new - freed
+
+
+def least_peak_order(graph: Graph, beam: int = BEAM) -> list[int]:
+    """A topological order with the least peak of live bytes found by a search over the ready
+    ops, step by step, keeping the ``beam`` partial orders of least (peak, live bytes) per step
+    (exact while no step has more; one per step on a chain). A partial order is known by its
+    set of ops run, which decides the live bytes: of two reaching the same set, the one with
+    the lower peak and then the fewer ops moved ahead of the model's order is kept, so the
+    model's order wins ties."""
+    c = _costs(graph)
+    start = sum(c.size[g] for g in {g for g in c.size if g in graph.inputs})
+    states = {0: (0, 0, start, ())}   # ops run (bit mask) -> (peak, moves, live bytes, order)
+    for _ in graph.ops:
+        nxt: dict[int, tuple] = {}
+        for done, (peak, moves, live, order) in states.items():
+            for op in range(len(graph.ops)):
+                if done >> op & 1 or c.after[op] & ~done:
+                    continue
+                during, left = _run(c, op, done, live)
+                cost = (max(peak, during), moves + bin(done >> op).count("1"), left)
+                key = done | 1 << op
+                if key not in nxt or cost < nxt[key][:3]:
+                    nxt[key] = (*cost, order + (op,))
+        states = dict(sorted(nxt.items(), key=lambda kv: (kv[1][0], kv[1][2], kv[1][1]))[:beam])
+    return list(next(iter(states.values()))[3]) if states else []
 
 
 def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = None,
@@ -173,43 +274,11 @@ def _dies_at(graph: Graph, buf: Buffer, step: int) -> bool:
     return buf.last <= step and not any(t in graph.outputs for t in buf.tensors)
 
 
-def _align(n: int, a: int) -> int:
-    return (n + a - 1) // a * a
-
-
-def pack_linear(bufs: list[Buffer], alignment: int) -> int:
-    """Baseline: every buffer gets its own span. Returns the arena size."""
-    offset = 0
-    for b in bufs:
-        b.offset = offset
-        offset += _align(b.size, alignment)
-    return offset
-
-
-def pack_greedy(bufs: list[Buffer], alignment: int) -> int:
-    """Largest buffer first, each at the lowest offset where it fits among the already placed
-    buffers whose lifetimes overlap its own (TFLite Micro's greedy planner, best-fit gap)."""
-    placed: list[Buffer] = []
-    for b in sorted(bufs, key=lambda b: (-b.size, b.first)):
-        busy = sorted((p.offset, p.offset + _align(p.size, alignment))
-                      for p in placed if p.overlaps_in_time(b))
-        need = _align(b.size, alignment)
-        best, best_gap, cursor = None, None, 0
-        for start, end in busy:
-            gap = start - cursor
-            if gap >= need and (best_gap is None or gap < best_gap):
-                best, best_gap = cursor, gap
-            cursor = max(cursor, end)
-        b.offset = best if best is not None else cursor
-        placed.append(b)
-    return max((b.offset + _align(b.size, alignment) for b in bufs), default=0)
-
-
-PACKERS = {"greedy": pack_greedy, "linear": pack_linear}
+PACKERS = {"greedy": pack_greedy, "linear": pack_linear, "best": pack_best}
 
 
 def plan(graph: Graph, scratch: dict[int, int] | None = None, alignment: int = 8,
-         strategy: str = "greedy", stages=()) -> Plan:
+         strategy: str = "best", stages=()) -> Plan:
     order = schedule(graph)
     bufs = buffers(graph, order, scratch, stages)
     arena = PACKERS[strategy](bufs, alignment)
