@@ -142,6 +142,7 @@ def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "a
                           [f"choose from {', '.join(variants.VARIANTS)} (portable is always needed)"])
     graph = passes.fold_fp16_dequantize(graph)   # FP16 models: fp16 weights read directly
     graph = passes.fuse_int8_boundaries(graph)   # mixed models: FP16 layers read/write int8
+    graph = passes.fuse_pad_into_conv(graph)     # int8 PAD -> the next conv's own padding
     if fp16_compute_wanted(graph, board, compute):
         graph = passes.compute_fp16(graph)
     check(graph)

@@ -12,6 +12,11 @@ QUANTIZE. The float kernels can do both conversions on the fly with the same flo
 write the int8 tensors: bit-identical results, and the float32 copies (four times the int8 bytes)
 never take arena space.
 
+``fuse_pad_into_conv``: an int8 PAD (Keras' ZeroPadding2D) that only feeds a VALID CONV_2D or
+DEPTHWISE_CONV_2D becomes the convolution's own padding (TFLite's SAME where the amounts are
+SAME's, explicit ``pad_top``/``pad_left`` otherwise): the kernels read taps outside the input
+as the zero point, which is what the PAD wrote, so the padded copy is never made.
+
 ``compute_fp16``: on a core with FP16 vector arithmetic (the board feature ``mve_fp``, Cortex-M55)
 a pure float graph computes in FP16: activations become float16, with conversions at the graph's
 inputs and outputs (docs/fp16.md, "FP16 compute").
@@ -22,7 +27,10 @@ import dataclasses
 
 import numpy as np
 
+from .errors import UnsupportedOp
 from .ir import Graph, Op
+from .ops import pad as pad_op
+from .ops.geometry import window_axis
 
 
 def is_const_fp16_dequantize(graph: Graph, op: Op) -> bool:
@@ -154,3 +162,78 @@ def compute_fp16(graph: Graph) -> Graph:
             for op in graph.ops]
     ops += [Op(TO_F32, [edge[t]], [t], {}, f"{graph.t(t).name}/to_fp32") for t in graph.outputs]
     return graph.replace(tensors=tensors, ops=ops)
+
+
+# --- PAD fused into the next convolution ---------------------------------------------------------
+
+WINDOWED = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def fuse_pad_into_conv(graph: Graph) -> Graph:
+    """The graph without the int8 PADs that only feed a VALID CONV_2D / DEPTHWISE_CONV_2D
+    (Keras' ZeroPadding2D before a strided convolution): the convolution reads the PAD's input
+    with the padding as its own (``fused_padding``), so the padded copy never takes arena
+    space. Unchanged if nothing fuses."""
+    producers, consumers = graph.producers(), graph.consumers()
+    fused: dict[int, tuple[int, dict]] = {}   # conv op index -> (PAD op index, conv attrs)
+    for i, op in enumerate(graph.ops):
+        p = producers.get(op.inputs[0]) if op.type in WINDOWED and op.inputs else None
+        if p is None or graph.ops[p].type != "PAD" or consumers.get(op.inputs[0]) != [i] \
+                or op.inputs[0] in graph.outputs or op.inputs.count(op.inputs[0]) != 1:
+            continue
+        attrs = fused_padding(graph, graph.ops[p], op)
+        if attrs is not None:
+            fused[i] = (p, attrs)
+    if not fused:
+        return graph
+    removed = {p for p, _ in fused.values()}
+    ops = []
+    for i, op in enumerate(graph.ops):
+        if i in fused:   # the PAD came before the conv, so its input still does: order holds
+            p, attrs = fused[i]
+            op = Op(op.type, [graph.ops[p].inputs[0], *op.inputs[1:]], list(op.outputs), attrs,
+                    op.name)
+        if i not in removed:
+            ops.append(op)
+    return _with_ops(graph, ops)
+
+
+def fused_padding(graph: Graph, pad: Op, conv: Op) -> dict | None:
+    """The conv's attrs when it reads ``pad``'s input instead of its output, or None when that
+    would not be exact. Exact because the int8 kernels read taps outside their input as the
+    input zero point, which is the PAD's value when the PAD copies its input unchanged (same
+    scale and zero point) and pads only H and W; taps past the bottom/right end are read as
+    the zero point too, so only the top/left amounts need stating. Refused when a padding
+    is at least the window's extent (a window of padding only: TFLite's SAME never has one, and
+    the kernels' border paths are not held to it)."""
+    if conv.attrs.get("padding") != "VALID" or conv.attrs.get("float_compute"):
+        return None
+    x, y, out, w = pad.inputs[0], pad.outputs[0], conv.outputs[0], conv.inputs[1]
+    tensors = [graph.t(t) for t in (x, y, out, w)]
+    if any(t.dtype != "int8" or t.quant is None or len(t.shape) != 4 for t in tensors):
+        return None
+    if tensors[0].quant.per_channel or tensors[0].quant != tensors[1].quant:
+        return None
+    try:
+        pad_op.check(graph, pad)
+    except UnsupportedOp:
+        return None
+    (n0, n1), (top, bottom), (left, right), (c0, c1) = pad_op.paddings(graph, pad)
+    if n0 or n1 or c0 or c1:
+        return None
+    a = conv.attrs
+    axes = []
+    for size, k, s, d, before, after, out_size in (
+            (tensors[0].shape[1], tensors[3].shape[1], a.get("stride_h", 1),
+             a.get("dilation_h", 1), top, bottom, tensors[2].shape[1]),
+            (tensors[0].shape[2], tensors[3].shape[2], a.get("stride_w", 1),
+             a.get("dilation_w", 1), left, right, tensors[2].shape[2])):
+        extent = (k - 1) * d + 1
+        if max(before, after) >= extent:
+            return None
+        axes.append((window_axis(size, k, s, d, "SAME"), before, out_size))
+    # TFLite's own SAME geometry where it matches (MobileNet's ZeroPadding2D): the layer then
+    # stays an ordinary SAME conv for the stream planner and every kernel's usual path.
+    if all(same.out == out_size and same.pad == before for same, before, out_size in axes):
+        return {**a, "padding": "SAME"}
+    return {**a, "padding": "EXPLICIT", "pad_top": top, "pad_left": left}

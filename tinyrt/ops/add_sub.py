@@ -17,6 +17,8 @@ from ..ir import Graph, Op
 from . import Buf, Call, Const
 from .common import act_range, require_quant, scale, zero_point
 
+# The output may overwrite input 0 when it has the output's size (the planner checks): every
+# kernel (portable, add_s8_dsp, add_s8_mve, FP32, FP16) reads an element before it writes it.
 INPLACE = True
 LEFT_SHIFT = 20      # add.cc / sub.cc: 20 for the 8-bit path
 MAX_DIMS = 4
@@ -70,6 +72,16 @@ def layout_consts(dims, s1, s2) -> dict[str, np.ndarray]:
     return {"dims": np.array([1] * pad + dims, np.int32),
             "stride1": np.array([0] * pad + s1, np.int32),
             "stride2": np.array([0] * pad + s2, np.int32)}
+
+
+def inplace_inputs(graph: Graph, op: Op) -> tuple[int, ...]:
+    """The inputs the output may overwrite (when that input dies at this op): input 0, and
+    input 1 as well when both operands have the output's shape. The elementwise kernels load
+    both operands of an element (add_s8_dsp: of a pair; add_s8_mve, add_f16 on Helium: of a
+    vector) before they store its result and never read it again, so ``out == in2`` is as safe
+    as ``out == in1``. A broadcast input 1 is never the output's size; MUL shares this."""
+    shapes = {tuple(graph.t(t).shape) for t in (*op.inputs[:2], op.outputs[0])}
+    return (0, 1) if len(shapes) == 1 else (0,)
 
 
 def check_operands(graph: Graph, op: Op) -> None:

@@ -7,10 +7,18 @@ import numpy as np
 from ..fixedpoint import quantize_multiplier
 from ..ir import Graph, Op
 from . import Buf, Call, Const
+from . import add_sub
 from .add_sub import check_operands, is_elementwise, layout, layout_consts
 from .common import act_range, scale, zero_point
 
+# mul_s8 reads in1[i] and in2[i] before it writes out[i]: the output may overwrite input 0 of
+# the output's size (the planner checks), or input 1 too (``inplace_inputs``).
 INPLACE = True
+
+
+def inplace_inputs(graph: Graph, op: Op) -> tuple[int, ...]:
+    """ADD/SUB's rule (add_sub.inplace_inputs): input 1 as well when the shapes are equal."""
+    return add_sub.inplace_inputs(graph, op)
 
 
 def real_multiplier(graph: Graph, op: Op) -> float:
