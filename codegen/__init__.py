@@ -123,7 +123,7 @@ def compute_of(graph: Graph) -> str:
     return "fp32" if "float32" in dtypes else "int8"
 
 
-def lower(graph: Graph, board: dict, strategy: str = "greedy", compute: str = "auto",
+def lower(graph: Graph, board: dict, strategy: str = "best", compute: str = "auto",
           kernels: tuple[str, ...] | None = None, patch: str | None = None) -> Lowered:
     """``compute``: "auto" (FP16 compute for FP16 models on boards with the ``mve_fp`` feature),
     "fp16" (force it: portable _Float16 C where there is no MVE) or "fp32" (docs/fp16.md).

@@ -17,8 +17,8 @@ def register(sub) -> None:
     add_board(p)
     add_kernels(p)
     add_patch(p)
-    p.add_argument("--strategy", choices=sorted(planner.PACKERS), default="greedy",
-                   help="arena packing (default: greedy)")
+    p.add_argument("--strategy", choices=sorted(planner.PACKERS), default="best",
+                   help="arena packing (default: best: the greedy placement in several orders, then a bounded exact search, never worse than greedy)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="plot live memory over the schedule, layer by layer and streamed")
     add_json(p)
