@@ -226,3 +226,13 @@ def test_fused_layers_are_exact_on_device(board, variant, tmp_path):
     assert "PAD" not in r["ops"]
     convs = [layer for layer in r["layers"] if layer["op"] in passes.WINDOWED][1:]
     assert {layer.get("variant") for layer in convs} == {variant}
+
+
+def test_a_chain_with_folded_explicit_pads_streams_row_by_row_exactly():
+    graph = padded_chain(CHAIN)
+    fused = passes.fuse_pad_into_conv(graph)
+    stages = codegen.stage.candidates(fused, list(range(len(fused.ops))))
+    assert stages[-1].ops == list(range(len(fused.ops)))   # every fused conv streams
+    board = {**HOST, "patch": f"@{stages[-1].last}"}
+    result = verify_host(graph, write_tflite(graph), runs=2, board=board)
+    assert result.lowered.stage is not None and all(r.bit_exact for r in result.runs)

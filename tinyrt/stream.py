@@ -81,8 +81,8 @@ def streamable(graph: Graph, op: Op) -> bool:
     shapes = [graph.t(t).shape for t in acts + op.outputs]
     if not acts or any(len(s) != 4 or s[0] != 1 for s in shapes) or len(op.outputs) != 1:
         return False
-    if op.type in WINDOWED:
-        return op.attrs.get("padding", "SAME") in ("SAME", "VALID")
+    if op.type in WINDOWED:   # EXPLICIT: a PAD folded in (passes.fuse_pad_into_conv)
+        return op.attrs.get("padding", "SAME") in ("SAME", "VALID", "EXPLICIT")
     if op.type in ELEMENTWISE:
         out = graph.t(op.outputs[0]).shape
         return all(graph.t(t).shape == out for t in acts) and len(acts) == len(op.inputs)
