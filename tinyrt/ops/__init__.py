@@ -14,6 +14,9 @@ An op module defines:
   ``ALIAS = True`` when the output *is* input 0 reinterpreted (RESHAPE, SQUEEZE): no code.
 - ``inplace_resize(graph, op) -> bool`` (optional): the output may overwrite input 0 although
   their sizes differ (the FP16 conversions, whose kernels walk in the safe direction).
+- ``inplace_inputs(graph, op) -> tuple`` (optional): which inputs an ``INPLACE`` op's output may
+  overwrite (default ``(0,)``; elementwise ADD/SUB/MUL of equal shapes also name input 1; the
+  planner uses input 0 only so far).
 
 How each op is computed, and which TFLite reference kernel it matches, is written in docs/ops.md.
 """
