@@ -259,3 +259,17 @@ def test_a_streamed_input_runs_bit_exact_on_device(shared_models):
                       {**load_board("qemu-m4"), "stream_input": True}, runs=2, quiet=True)
     assert r["bit_exact_runs"] == r["runs"] == 2
     assert r["memory"]["arena_bytes"] < 7000
+
+
+def test_plan_with_an_sram_budget_streams_only_when_layer_by_layer_does_not_fit(shared_models):
+    model = str(shared_models / "vww_int8.tflite")
+    stack = load_board("qemu-m4")["stack_bytes"]
+
+    def plan(budget):
+        return subprocess.run([sys.executable, "-m", "tinyrt", "plan", model, "--sram-budget",
+                               str(budget), "--json", "-"], capture_output=True, text=True,
+                              timeout=120)
+    roomy, tight, tiny = plan(stack + 60_000), plan(stack + 40_000), plan(stack + 20_000)
+    assert json.loads(roomy.stdout)["stages"] == []
+    assert json.loads(tight.stdout)["stages"][0]["ops"][0] == 0
+    assert tiny.returncode == 1 and "--sram-budget" in tiny.stderr and "--stream-input" in tiny.stderr

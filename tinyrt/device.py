@@ -16,7 +16,7 @@ import codegen
 
 from . import firmware, flash, qemu, reference
 from .deploy import base_report, load_inputs
-from .boards import budgets
+from .fit import biggest, fit_to_board
 from .errors import TinyrtError
 from .frontend import read_tflite
 from .host import write_project
@@ -35,44 +35,6 @@ def prepare(model_path: str, board: dict, work_dir: str | None = None, compute: 
     return lowered, work
 
 
-def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False):
-    """Lower ``graph``; when its arena and the board's stack do not fit the board's SRAM layer by
-    layer, try streaming its first layers (``--patch auto``) before giving up, and say so.
-    A plan the user chose (``board["patch"]``) is kept as it is."""
-    lowered = codegen.lower(graph, board, compute=compute)
-    if board["kind"] == "host" or board.get("patch"):
-        return lowered
-    budget, stack = budgets(board)["sram"], board["stack_bytes"]
-    need = lowered.plan.arena_bytes + stack
-    if need <= budget:
-        return lowered
-    streamed = codegen.lower(graph, {**board, "patch": "auto"}, compute=compute)
-    streamed_need = streamed.plan.arena_bytes + stack
-    if streamed_need <= budget:
-        step(f"{graph.name} needs {need:,} B of SRAM layer by layer, more than the "
-             f"{budget:,} B of {board['id']}: its first layers are streamed row by row "
-             f"(--patch auto), {streamed_need:,} B", not quiet)
-        return streamed
-    region = board["placement"]["arena"]
-    raise TinyrtError(
-        f"{graph.name} does not fit board {board['id']}: its SRAM (memory region '{region}' and "
-        f"the others that hold data, arena and stack) is {budget:,} B; layer by layer the model "
-        f"needs {need:,} B (arena {lowered.plan.arena_bytes:,} + stack {stack:,}), and with "
-        f"patch-based planning (its first layers streamed row by row), the best plan found, "
-        f"{streamed_need:,} B: {streamed_need - budget:,} B too many\n"
-        f"biggest activations: {_biggest(graph)}",
-        ["a board with more SRAM (`tinyrt boards`)", "a smaller model or a lower resolution",
-         f"`tinyrt plan MODEL --board {board['id']} --patch auto --plot plan.png` shows where "
-         "the memory goes"])
-
-
-def _biggest(graph, n: int = 3) -> str:
-    acts = sorted((t for t in range(len(graph.tensors)) if not graph.t(t).is_const),
-                  key=lambda t: -graph.t(t).nbytes)[:n]
-    return ", ".join(f"'{graph.t(t).name[:40]}' {list(graph.t(t).shape)} {graph.t(t).nbytes:,} B"
-                     for t in acts)
-
-
 def build_firmware(lowered, project: Path, board: dict, profile: bool = False):
     """firmware.build, with a too-large error that also names the biggest activations."""
     try:
@@ -80,7 +42,7 @@ def build_firmware(lowered, project: Path, board: dict, profile: bool = False):
     except firmware.FirmwareTooLarge as e:
         if not e.usage.get("arena"):
             raise
-        raise firmware.FirmwareTooLarge(f"{e.message}\nbiggest activations: {_biggest(lowered.graph)}",
+        raise firmware.FirmwareTooLarge(f"{e.message}\nbiggest activations: {biggest(lowered.graph)}",
                                         e.hints, e.region, e.overflow, e.usage) from None
 
 

@@ -38,6 +38,9 @@ PATCH_HELP = ("auto: run the first layers row by row with line buffers when that
 
 def add_patch(p) -> None:
     p.add_argument("--patch", default="off", metavar="auto|off|@N", type=_patch, help=PATCH_HELP)
+    p.add_argument("--sram-budget", type=int, metavar="BYTES",
+                   help="the SRAM the model may use (arena + stack) instead of the board's: "
+                        "layer by layer if it fits, else streamed (--patch auto), else an error")
     p.add_argument("--stream-input", action="store_true",
                    help="read the input a row at a time through tinyrt_read_input() (a camera "
                         "or sensor driver) instead of holding it whole in the arena; implies "
@@ -60,6 +63,8 @@ def with_kernels(board: dict, args) -> dict:
         board["patch"] = args.patch
     if getattr(args, "stream_input", False):
         board["stream_input"] = True
+    if getattr(args, "sram_budget", None):
+        board["sram_budget"] = args.sram_budget
     return board
 
 

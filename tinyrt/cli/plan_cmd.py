@@ -6,6 +6,7 @@ import codegen
 from .. import planner
 from ..boards import load_board
 from ..frontend import read_tflite
+from ..fit import fit_to_board
 from ..stream import row_bytes
 from ..table import table
 from .common import add_board, add_json, add_kernels, add_model, add_patch, with_kernels, write_json
@@ -76,7 +77,10 @@ def format_plan(report: dict) -> str:
 def run(args) -> int:
     board = with_kernels(load_board(args.board), args)
     graph = read_tflite(args.model)
-    lowered = codegen.lower(graph, board, strategy=args.strategy)
+    if board.get("sram_budget"):   # the plan with the least cost that fits
+        lowered = fit_to_board(graph, board, strategy=args.strategy)
+    else:
+        lowered = codegen.lower(graph, board, strategy=args.strategy)
     report = plan_report(lowered)
     print(format_plan(report))
     if args.plot:

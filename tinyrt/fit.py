@@ -1,0 +1,65 @@
+"""Fit a model to the board's SRAM: layer by layer when it fits, else its first layers streamed
+row by row (tinyrt/stream.py), else a clear error with both needs and the budget."""
+from __future__ import annotations
+
+import codegen
+
+from .boards import budgets
+from .errors import TinyrtError
+from .progress import step
+
+
+def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False,
+                 strategy: str = "best"):
+    """Lower ``graph``; when its arena and the board's stack do not fit the board's SRAM layer by
+    layer, try streaming its first layers (``--patch auto``) before giving up, and say so.
+    A plan the user chose (``board["patch"]``) is kept as it is. ``board["sram_budget"]``
+    (`--sram-budget`) replaces the board's SRAM as the budget (the host then has one too)."""
+    lowered = codegen.lower(graph, board, strategy, compute=compute)
+    budget = board.get("sram_budget") or (budgets(board)["sram"] if board["kind"] != "host" else 0)
+    if not budget or board.get("patch"):
+        return lowered
+    stack = board.get("stack_bytes", 0)
+    need = lowered.plan.arena_bytes + stack
+    if need <= budget:
+        return lowered
+    streamed = codegen.lower(graph, {**board, "patch": "auto"}, strategy, compute=compute)
+    streamed_need = streamed.plan.arena_bytes + stack
+    if streamed_need <= budget:
+        step(f"{graph.name} needs {need:,} B of SRAM layer by layer, more than the "
+             f"{budget:,} B budget of {board['id']}: its first layers are streamed row by row "
+             f"(--patch auto), {streamed_need:,} B", not quiet)
+        return streamed
+    where = ("--sram-budget" if board.get("sram_budget") else
+             f"memory region '{board['placement']['arena']}' and the others that hold data, "
+             "arena and stack")
+    raise TinyrtError(
+        f"{graph.name} does not fit board {board['id']}: its SRAM budget ({where}) is "
+        f"{budget:,} B; layer by layer the model "
+        f"needs {need:,} B (arena {lowered.plan.arena_bytes:,} + stack {stack:,}), and with "
+        f"patch-based planning (its first layers streamed row by row), the best plan found, "
+        f"{streamed_need:,} B: {streamed_need - budget:,} B too many\n"
+        f"biggest activations: {biggest(graph)}",
+        [*_read_hint(graph, board, compute, stack, budget),
+         "a board with more SRAM (`tinyrt boards`)", "a smaller model or a lower resolution",
+         f"`tinyrt plan MODEL --board {board['id']} --patch auto --plot plan.png` shows where "
+         "the memory goes"])
+
+
+def biggest(graph, n: int = 3) -> str:
+    acts = sorted((t for t in range(len(graph.tensors)) if not graph.t(t).is_const),
+                  key=lambda t: -graph.t(t).nbytes)[:n]
+    return ", ".join(f"'{graph.t(t).name[:40]}' {list(graph.t(t).shape)} {graph.t(t).nbytes:,} B"
+                     for t in acts)
+
+
+def _read_hint(graph, board: dict, compute: str, stack: int, budget: int) -> list[str]:
+    """What reading the input row by row (an application change) would need."""
+    try:
+        need = codegen.lower(graph, {**board, "stream_input": True}, compute=compute)
+    except TinyrtError:
+        return []
+    total = need.plan.arena_bytes + stack
+    fits = "fits" if total <= budget else "still does not fit"
+    return [f"--stream-input (the application hands the input over row by row): {total:,} B, "
+            f"{fits}"]
