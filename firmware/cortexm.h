@@ -25,6 +25,10 @@
 #define TR_ICSR TR_REG32(0xE000ED04u)
 #define TR_ICSR_PENDSTSET (1u << 26)
 
+#define TR_NVIC_ISER(n) TR_REG32(0xE000E100u + 4u * (n))
+#define TR_NVIC_ICER(n) TR_REG32(0xE000E180u + 4u * (n))
+#define TR_NVIC_ICPR(n) TR_REG32(0xE000E280u + 4u * (n))
+
 #define TR_DEMCR TR_REG32(0xE000EDFCu)
 #define TR_DWT_CTRL TR_REG32(0xE0001000u)
 #define TR_DWT_CYCCNT TR_REG32(0xE0001004u)
@@ -92,6 +96,24 @@ static inline uint64_t tr_systick_ticks(const volatile uint32_t *wraps)
     }
     tr_irq_restore(saved);
     return ((uint64_t)w << 24) + (TR_SYST_MAX - v);
+}
+
+/* Sleep until interrupt line `irq` rises (or any enabled exception, e.g. SysTick, is pending)
+ * unless `*reg & mask` already shows the event: the firmware never takes a peripheral interrupt,
+ * the line is enabled in the NVIC only while PRIMASK masks it, as a wake-up source for WFI. The
+ * check is made masked, so an event arriving between the check and WFI still wakes it (WFI does
+ * not sleep while an enabled interrupt is pending). Returns with the line disabled and its pending
+ * bit cleared; the caller clears the peripheral's own interrupt status first or after. */
+static inline void tr_wait_irq(uint32_t irq, const volatile uint32_t *reg, uint32_t mask)
+{
+    uint32_t saved = tr_irq_save();
+    TR_NVIC_ISER(irq / 32u) = 1u << (irq % 32u);
+    if ((*reg & mask) == 0u) {
+        __asm__ volatile("dsb\n wfi" ::: "memory");
+    }
+    TR_NVIC_ICER(irq / 32u) = 1u << (irq % 32u);
+    TR_NVIC_ICPR(irq / 32u) = 1u << (irq % 32u);
+    tr_irq_restore(saved);   /* a SysTick that woke us is taken here */
 }
 
 #if __ARM_ARCH >= 7
