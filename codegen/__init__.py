@@ -153,7 +153,8 @@ def lower(graph: Graph, board: dict, strategy: str = "best", compute: str = "aut
     read = tuple(graph.inputs) if board.get("stream_input") else ()
     if read and patch == "off":
         patch = "auto"   # reading the input row by row needs a streamed first stage
-    stages = stage_code.choose(graph, scratch, align, strategy, patch, read)
+    stages = stage_code.choose(graph, scratch, align, strategy, patch, read,
+                               board.get("max_overhead", stage_code.MAX_OVERHEAD))
     if read and not any(t in st.lines for st in stages for t in read):
         raise TinyrtError("the input cannot be read row by row: the model's first layers "
                           "cannot be streamed", ["leave out --stream-input"])

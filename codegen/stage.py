@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyrt import planner, stream, variants
+from tinyrt import planner, stream, tiles, variants
 from tinyrt.ir import Graph
-from tinyrt.ops import Buf, Call, Region, Scratch
+from tinyrt.ops import Buf, Call, Region, Scratch, op_module
 from tinyrt.ops.common import act_range
 
 POOL_HEADER = "pool2d_s8_rows"
@@ -27,26 +27,35 @@ class StageCode:
     scratch_bytes: int                  # shared by every step: kernel scratch, then pool sums
     variants: dict[int, str] = field(default_factory=dict)   # op -> variant of its calls
     shifted_bytes: int = 0              # bytes memmove'd per inference
+    mac_overhead: float = 0.0           # MACs computed twice at column strips' edges (fraction)
 
 
 def _align4(n: int) -> int:
     return (n + 3) // 4 * 4
 
 
-def _offset(graph: Graph, stage: stream.Stage, base: dict[int, int], t: int, row: int) -> int:
-    first = base.get(t, 0) if t in stage.lines else 0
-    return (row - first) * stream.row_bytes(graph, t)
+def _offset(graph: Graph, stage: stream.Stage, base: dict[int, int], t: int, row: int,
+            col: int | None = None, tile: int = 0) -> int:
+    """Where row ``row``, column ``col`` (default: the first the strip holds) of ``t`` is: in
+    its line buffer (rows of the strip's width from the first row held), or in the whole
+    tensor."""
+    pixel = stream.row_bytes(graph, t) // graph.t(t).shape[2]
+    c0, _ = stage.columns(graph, t, tile)
+    col = c0 if col is None else col
+    if t in stage.lines:
+        return (row - base.get(t, 0)) * stage.pitch(graph, t, tile) + (col - c0) * pixel
+    return row * stream.row_bytes(graph, t) + col * pixel
 
 
 def _run_call(graph, stage, step, base, board, kernels) -> tuple[Call, str]:
-    vgraph, vop, where = stream.region_op(graph, step.op, step)
+    vgraph, vop, where = stream.region_op(graph, step.op, step, stage)
     k = variants.resolve(vgraph, vop, board, kernels)
     call = k.lower(vgraph, vop, board)
     args = []
     for a in call.args:
         if isinstance(a, Buf) and a.tensor in where:
-            real, row = where[a.tensor]
-            a = Region(real, _offset(graph, stage, base, real, row))
+            real, row, col = where[a.tensor]
+            a = Region(real, _offset(graph, stage, base, real, row, col, step.tile))
         args.append(a)
     return Call(call.kernel, call.header, args, call.consts, call.scratch_bytes), k.variant
 
@@ -56,9 +65,10 @@ def _pool_calls(graph, stage, step, base, state: int) -> Call:
     _, h, w, c = graph.t(op.inputs[0]).shape
     if step.kind == "pool":
         src = op.inputs[0]
+        c0, c1 = stage.columns(graph, src, step.tile)
         return Call("avgpool2d_s8_rows_add", POOL_HEADER,
-                    [Region(src, _offset(graph, stage, base, src, step.row)), Scratch(state),
-                     int(step.row == 0), w, c])
+                    [Region(src, _offset(graph, stage, base, src, step.row, tile=step.tile)),
+                     Scratch(state), int(step.row == 0 and step.tile == 0), c1 - c0, c])
     return Call("avgpool2d_s8_rows_out", POOL_HEADER,
                 [Scratch(state), Buf(op.outputs[0]), c, h * w, *act_range(graph, op)])
 
@@ -70,13 +80,15 @@ def lower_stage(graph: Graph, stage: stream.Stage, board: dict, kernels) -> Stag
     state = _align4(kernel_scratch)          # the global pool's sums follow the kernel scratch
     steps, chosen, consts = [], {}, {}
     for n, (step, base) in enumerate(zip(stage.steps, stage.bases)):
-        if step.kind == "read":   # an input row, from the application, into its line buffer
-            rb = stream.row_bytes(graph, step.tensor)
-            steps.append(("read", step.tensor, _offset(graph, stage, base, step.tensor, step.row),
-                          step.row * rb, rb))
+        if step.kind == "read":   # an input row (strip), from the application, to its line
+            t, pitch = step.tensor, stage.pitch(graph, step.tensor, step.tile)
+            pixel = stream.row_bytes(graph, t) // graph.t(t).shape[2]
+            src = step.row * stream.row_bytes(graph, t) + stage.columns(graph, t, step.tile)[0] * pixel
+            steps.append(("read", t, _offset(graph, stage, base, t, step.row, tile=step.tile),
+                          src, pitch))
         elif step.kind == "shift":
-            rb = stream.row_bytes(graph, step.tensor)
-            steps.append(("shift", step.tensor, step.rows * rb, step.keep * rb))
+            pitch = stage.pitch(graph, step.tensor, step.tile)
+            steps.append(("shift", step.tensor, step.rows * pitch, step.keep * pitch))
         elif step.kind == "run":
             call, chosen[step.op] = runs[n]
             first = consts.setdefault(step.op, call.consts)
@@ -90,7 +102,9 @@ def lower_stage(graph: Graph, stage: stream.Stage, board: dict, kernels) -> Stag
     scratch = state + 4 * graph.t(graph.ops[stage.last].inputs[0]).shape[3] if pooled \
         else kernel_scratch
     shifted = sum(s[3] for s in steps if s[0] == "shift")
-    return StageCode(stage, steps, scratch, chosen, shifted)
+    macs = {i: op_module(graph.ops[i].type).macs(graph, graph.ops[i]) for i in stage.ops}
+    overhead = tiles.mac_overhead(graph, stage.ops, stage.cols, macs) if stage.cols else 0.0
+    return StageCode(stage, steps, scratch, chosen, shifted, overhead)
 
 
 def stage_scratch(graph: Graph, ops: list[int], scratch: dict[int, int]) -> int:
@@ -101,10 +115,33 @@ def stage_scratch(graph: Graph, ops: list[int], scratch: dict[int, int]) -> int:
     return _align4(kernel) + pool
 
 
-def iter_stages(graph: Graph, order: list[int], read: tuple[int, ...] = ()):
+MAX_OVERHEAD = 0.15   # the MACs column strips may compute twice, as a fraction of the stage's
+STRIPS = (2, 4)        # column strips tried for a stage whose inputs are read row by row
+
+
+def _variants(graph: Graph, ops: list[int], read: tuple[int, ...], budget: float):
+    """The stage on ``ops`` with whole rows, then in column strips (when its inputs are read row
+    by row) within ``budget`` extra MACs; each with the bytes of its line buffers."""
+    stage = stream.simulate(graph, ops, read)
+    yield stage, sum(stage.line_bytes(graph, t) for t in stage.lines)
+    if not read:
+        return
+    macs = {i: op_module(graph.ops[i].type).macs(graph, graph.ops[i]) for i in ops}
+    for n in STRIPS:
+        try:
+            tiled = stream.simulate(graph, ops, read, n)
+        except ValueError:
+            return
+        if tiles.mac_overhead(graph, ops, tiled.cols, macs) <= budget:
+            yield tiled, sum(tiled.line_bytes(graph, t) for t in tiled.lines)
+
+
+def iter_stages(graph: Graph, order: list[int], read: tuple[int, ...] = (),
+                budget: float = MAX_OVERHEAD):
     """The stages on prefixes of ``order`` made of streamable ops, shortest first, each ending
     where the row schedule pulls every op it holds (a global pool only ends a stage); each
-    comes with the bytes of its line buffers, which longer stages only add to."""
+    comes as a list of variants (whole rows, column strips) with the bytes of their line
+    buffers, which longer stages only add to."""
     ops = []
     for i in order:
         op = graph.ops[i]
@@ -112,16 +149,16 @@ def iter_stages(graph: Graph, order: list[int], read: tuple[int, ...] = ()):
             return
         ops = ops + [i]
         try:
-            stage = stream.simulate(graph, ops, read)
+            variants_ = list(_variants(graph, ops, read, budget))
         except ValueError:
             continue
-        yield stage, sum(rows * stream.row_bytes(graph, t) for t, rows in stage.lines.items())
+        yield variants_
         if stream._global_pool(graph, op):
             return
 
 
 def candidates(graph: Graph, order: list[int]) -> list[stream.Stage]:
-    return [stage for stage, _ in iter_stages(graph, order)]
+    return [variants_[0][0] for variants_ in iter_stages(graph, order)]
 
 
 def _arena(graph, scratch, alignment, strategy, stages) -> planner.Plan:
@@ -135,8 +172,14 @@ def _arena(graph, scratch, alignment, strategy, stages) -> planner.Plan:
 WINDOW = 8   # how far before the peak step a new stage may start
 
 
+def _span_peak(plan: planner.Plan, order: list[int], stage: stream.Stage) -> int:
+    first, last = order.index(stage.ops[0]), order.index(stage.ops[-1])
+    return max(plan.live_bytes[first:last + 1])
+
+
 def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
-           patch: str = "auto", read: tuple[int, ...] = ()) -> list[stream.Stage]:
+           patch: str = "auto", read: tuple[int, ...] = (),
+           budget: float = MAX_OVERHEAD) -> list[stream.Stage]:
     """The streamed stages of the plan with the smallest arena found: while the plan's peak
     step is not streamed, the stage around it (starting at most WINDOW ops before it) that
     lowers the arena most is added; none when streaming does not help or ``patch`` is "off".
@@ -146,7 +189,7 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
         return []
     order = planner.schedule(graph)
     if patch.startswith("@"):
-        options = [s for s, _ in iter_stages(graph, order, read) if s.last == int(patch[1:])]
+        options = [v[0][0] for v in iter_stages(graph, order, read) if v[0][0].last == int(patch[1:])]
         return options[:1]
     stages: list[stream.Stage] = []
     plan = _arena(graph, scratch, alignment, strategy, stages)
@@ -160,15 +203,21 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
         for start in ([0] if read and not stages else []) + [s for s in starts if s or not read]:
             if any(i in taken for i in order[start:peak + 1]):
                 continue
-            for stage, lines in iter_stages(graph, order[start:], read if start == 0 else ()):
-                if lines > (best[1].arena_bytes if best else plan.arena_bytes):
+            for variants_ in iter_stages(graph, order[start:], read if start == 0 else (),
+                                         budget):
+                limit = best[1].arena_bytes if best else plan.arena_bytes
+                if min(lines for _, lines in variants_) > limit:
                     break
-                if stage.last in order[:peak] or any(i in taken for i in stage.ops):
-                    continue
-                trial = _arena(graph, scratch, alignment, strategy, sorted(
-                    stages + [stage], key=lambda st: order.index(st.ops[0])))
-                if trial.arena_bytes < (best[1].arena_bytes if best else plan.arena_bytes):
-                    best = (stage, trial)
+                for stage, lines in variants_:
+                    if lines > limit or stage.last in order[:peak] or \
+                            any(i in taken for i in stage.ops):
+                        continue
+                    trial = _arena(graph, scratch, alignment, strategy, sorted(
+                        stages + [stage], key=lambda st: order.index(st.ops[0])))
+                    # ties (another step sets the arena) go to the stage that needs least itself
+                    key = (trial.arena_bytes, _span_peak(trial, order, stage))
+                    if key < (best[2] if best else (plan.arena_bytes, plan.arena_bytes)):
+                        best = (stage, trial, key)
         if best is None:
             return stages
         stages = sorted(stages + [best[0]], key=lambda st: order.index(st.ops[0]))

@@ -355,6 +355,7 @@ static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
         uint64_t start = tr_board_counter();
         tinyrt_run();
         out_u64(tr_board_counter() - start);
+        tr_board_check_limits();   /* an overrun stops the board with a fault line */
 #if !TR_PROTO_INPUT_COPY && !TINYRT_INPUTS_PRESERVED
         input_end = 0;   /* the run may have reused the input's bytes */
 #endif

@@ -273,3 +273,51 @@ def test_plan_with_an_sram_budget_streams_only_when_layer_by_layer_does_not_fit(
     assert json.loads(roomy.stdout)["stages"] == []
     assert json.loads(tight.stdout)["stages"][0]["ops"][0] == 0
     assert tiny.returncode == 1 and "--sram-budget" in tiny.stderr and "--stream-input" in tiny.stderr
+
+
+# --- column strips (tinyrt/tiles.py) -------------------------------------------------------------
+
+def tiled_board(board: dict) -> dict:
+    return {**board, "stream_input": True, "max_overhead": 1.0}
+
+
+@pytest.mark.parametrize("resolution", [40, 48])
+def test_column_strips_recompute_their_edges_and_stay_bit_exact(resolution):
+    graph = mobilenet_v2(resolution=resolution, float_input=False)
+    for board, flags in ((HOST, []), (DSP_TWIN, ACLE)):
+        result = verify_host(graph, write_tflite(graph), runs=2, board=tiled_board(board),
+                             extra_cflags=flags)
+        assert all(r.bit_exact for r in result.runs), result.project_dir
+        assert any(len(code.stage.cols) > 1 for code in result.lowered.stages)
+
+
+def test_strips_shrink_the_line_buffers_at_a_reported_mac_cost():
+    graph = mobilenet_v2(resolution=64, float_input=False)
+    ops = list(range(6))
+    whole = stream.simulate(graph, ops, tuple(graph.inputs))
+    strips = stream.simulate(graph, ops, tuple(graph.inputs), 2)
+    lines = lambda st: sum(st.line_bytes(graph, t) for t in st.lines)
+    assert lines(strips) < 0.7 * lines(whole)
+    from tinyrt.ops import op_module
+    from tinyrt import tiles
+    macs = {i: op_module(graph.ops[i].type).macs(graph, graph.ops[i]) for i in ops}
+    assert 0 < tiles.mac_overhead(graph, ops, strips.cols, macs) < 0.5
+
+
+def test_a_stage_whose_input_is_whole_in_the_arena_is_not_split_in_strips():
+    graph = mobilenet_v2(resolution=40, float_input=False)
+    with pytest.raises(ValueError, match="read row by row"):
+        stream.simulate(graph, list(range(6)), (), 2)
+
+
+@requires_arm_gcc
+@requires_qemu
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
+def test_column_strips_are_bit_exact_on_device(board, tmp_path):
+    from tinyrt.device import deploy_device
+    graph = mobilenet_v2(resolution=48, float_input=False)
+    path = tmp_path / "mbv2.tflite"
+    path.write_bytes(write_tflite(graph))
+    r = deploy_device(str(path), tiled_board(load_board(board)), runs=2, quiet=True)
+    assert r["bit_exact_runs"] == r["runs"] == 2

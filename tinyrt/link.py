@@ -197,6 +197,8 @@ class Link:
 
 def _fault_error(name: str, raw: bytes) -> TinyrtError:
     line = raw[raw.index(FAULT_MARK):].decode("ascii", errors="replace").strip()
+    if "stack-overflow" in line or "arena-overrun" in line:
+        return _limit_error(name, line)
     exc = re.search(r"exc=(0x[0-9a-fA-F]+)", line)
     kind = EXCEPTIONS.get(int(exc.group(1), 16), "exception") if exc else "exception"
     pc = re.search(r"pc=(0x[0-9a-fA-F]+)", line)
@@ -204,6 +206,37 @@ def _fault_error(name: str, raw: bytes) -> TinyrtError:
     if pc:
         hints.insert(0, f"find the faulting code: arm-none-eabi-addr2line -f -e firmware.elf {pc.group(1)}")
     return TinyrtError(f"the device faulted: {line} ({kind} while answering {name})", hints)
+
+
+def _limit_error(name: str, line: str) -> TinyrtError:
+    """A device limit the firmware checks (firmware/startup_cortexm.c): the stack reached its
+    guard band after a run (used=) or grew past its end and faulted (sp=, limit=), or a run
+    wrote over the guard words after the arena (debug builds)."""
+    f = {k: int(v, 16) for k, v in re.findall(r"(\w+)=(0x[0-9a-fA-F]+)", line)}
+    stopped = "the firmware stopped: reset the board or restart the emulator"
+    if "arena-overrun" in line:
+        return TinyrtError(
+            f"arena overrun while answering {name}: a run wrote past the end of the {f['arena']:,} B "
+            f"arena (guard word {f['word']} now holds {f['value']:#010x})",
+            ["a kernel wrote outside its buffers, a tinyrt bug: please report it with the model",
+             "run the model on the host (`--board host`) under a memory checker to find the kernel", stopped])
+    size, guard = f["size"], f["guard"]
+    if "used" in f:
+        what, used = f"a run used {f['used']:,} B of the {size:,} B stack, into its last {guard} B", f["used"]
+    else:
+        over = f["limit"] - f["sp"]
+        kind = EXCEPTIONS.get(f.get("exc", 0), "a fault")
+        what = (f"the stack grew at least {over:,} B past the end of its {size:,} B" if over > 0 else
+                f"the stack reached the end of its {size:,} B" if over == 0 else
+                f"the stack reached its last {guard} B") + f" ({kind} at sp={f['sp']:#x})"
+        used = size + max(over, 0)
+    need = used + guard
+    suggest = -(-(need + need // 4) // 1024) * 1024   # a quarter to spare, whole KiB
+    at_least = "" if "used" in f else "at least "
+    return TinyrtError(f"stack overflow while answering {name}: {what}",
+                       [f"give the board a larger stack: stack_bytes = {suggest} in its board file (now {size}; "
+                        f"the run used {at_least}{used:,} B, and the lowest {guard} B are a guard band it "
+                        f"must not reach)", stopped])
 
 
 def _device_error(name: str, error: p.DeviceError) -> TinyrtError:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from .ir import Graph
 from .ops import op_module
 from .packing import pack_best, pack_greedy, pack_linear
-from .stream import row_bytes
 
 
 @dataclass
@@ -197,11 +196,11 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
         uses = [step_of[c] for c in consumers.get(t, [])]
         return last_step if t in graph.outputs else max(uses, default=-1)
 
-    read = {t: st for st in stages for t in st.lines if t in graph.inputs}
+    read = {t: st for st in stages for t in st.read}
     for t in graph.inputs:
         if t in read:   # read a row at a time: only its line buffer is in the arena
             span = span_of[id(read[t])]
-            b = Buffer([t], read[t].lines[t] * row_bytes(graph, t), span[0], span[1])
+            b = Buffer([t], read[t].line_bytes(graph, t), span[0], span[1])
             owner[t] = b
             result.append(b)
         elif t not in owner:
@@ -261,7 +260,7 @@ def _stage_outputs(graph: Graph, stage, op, span, live_until, owner) -> list[Buf
             owner[t] = b
             continue
         if t in stage.lines:
-            b = Buffer([t], stage.lines[t] * row_bytes(graph, t), span[0], span[1])
+            b = Buffer([t], stage.line_bytes(graph, t), span[0], span[1])
         else:   # whole: read after the stage, or a graph output; written from its first step
             b = Buffer([t], graph.t(t).nbytes, span[0], max(span[1], live_until(t)))
         owner[t] = b

@@ -43,6 +43,7 @@ class Step:
     tensor: int = -1
     rows: int = 0
     keep: int = 0          # shift: rows kept (moved to the front)
+    tile: int = 0          # the column strip the step works on (tinyrt/tiles.py)
 
 
 @dataclass
@@ -54,10 +55,26 @@ class Stage:
     # stage output -> (stage input, byte offset from the input's start): the output may be
     # written over the input's bytes there, its rows never landing on input rows still to read
     overlap: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # column strips (tinyrt/tiles.py): per strip, tensor -> columns [c0, c1) held; none: whole rows
+    cols: list[dict[int, tuple[int, int]]] = field(default_factory=list)
+    read: tuple[int, ...] = ()    # graph inputs read a row at a time (tinyrt_read_input)
 
     @property
     def last(self) -> int:
         return self.ops[-1]
+
+    def columns(self, graph: Graph, t: int, tile: int) -> tuple[int, int]:
+        return self.cols[tile].get(t, (0, graph.t(t).shape[2])) if self.cols \
+            else (0, graph.t(t).shape[2])
+
+    def pitch(self, graph: Graph, t: int, tile: int) -> int:
+        """Bytes of one row of ``t``'s band in a line buffer during strip ``tile``."""
+        c0, c1 = self.columns(graph, t, tile)
+        return row_bytes(graph, t) // graph.t(t).shape[2] * (c1 - c0)
+
+    def line_bytes(self, graph: Graph, t: int) -> int:
+        widest = max(self.pitch(graph, t, k) for k in range(max(1, len(self.cols))))
+        return self.lines[t] * widest
 
 
 def row_bytes(graph: Graph, t: int) -> int:
@@ -211,17 +228,43 @@ class _Sim:
                 raise ValueError(f"op {i} is not needed by the stage's last op")
 
 
-def simulate(graph: Graph, ops: list[int], read: tuple[int, ...] = ()) -> Stage:
+def simulate(graph: Graph, ops: list[int], read: tuple[int, ...] = (), tiles: int = 1) -> Stage:
     """The row schedule and line buffer sizes of the stage made of ``ops``; the graph inputs
-    in ``read`` are not whole in the arena but read a row at a time (``tinyrt_read_input``)."""
+    in ``read`` are not whole in the arena but read a row at a time (``tinyrt_read_input``).
+    ``tiles`` > 1: the schedule runs once per column strip (tinyrt/tiles.py); every input of the
+    stage must then be read a row at a time (a band of columns of a whole tensor is not
+    contiguous), and a ValueError says when the stage cannot be tiled."""
     first = _Sim(graph, ops, None, read)
     first.run()
     lines = {t: first.need[t] for t in first.line_tensors}
-    second = _Sim(graph, ops, lines, read)
-    second.run()
-    stage = Stage(ops=list(ops), steps=second.steps, lines=lines, bases=second.bases)
+    cols = _strips(graph, ops, first, tiles) if tiles > 1 else []
+    steps, bases = [], []
+    for k in range(max(1, len(cols))):
+        second = _Sim(graph, ops, lines, read)
+        second.run()
+        steps += [dataclasses.replace(s, tile=k) for s in second.steps]
+        bases += second.bases
+    stage = Stage(ops=list(ops), steps=steps, lines=lines, bases=bases, cols=cols,
+                  read=tuple(second.read))
     stage.overlap = {} if second.read else _overlaps(graph, stage)
     return stage
+
+
+def _strips(graph: Graph, ops: list[int], sim: "_Sim", tiles: int) -> list[dict]:
+    from .tiles import column_ranges, split
+    produced = {graph.ops[i].outputs[0] for i in ops}
+    inputs = {u for i in ops for u in _acts(graph, graph.ops[i]) if u not in produced}
+    if not inputs <= set(sim.read):
+        raise ValueError("a stage is tiled only when its inputs are read row by row")
+    # a whole tensor (read after the stage too) is read inside it one row at a time only: a
+    # strip of one row is contiguous, a band of several rows is not
+    if any(t not in sim.line_tensors and any(sim.geometry[c][2] > 1 for c in sim.readers[t])
+           for t in produced):
+        raise ValueError("a whole tensor read through a window inside the stage cannot be tiled")
+    last = graph.ops[ops[-1]]
+    anchor = last.inputs[0] if _global_pool(graph, last) else last.outputs[0]
+    return [column_ranges(graph, ops, anchor, strip)
+            for strip in split(graph.t(anchor).shape[2], tiles)]
 
 
 def _overlaps(graph: Graph, stage: Stage) -> dict[int, tuple[int, int]]:
@@ -252,31 +295,39 @@ def _overlaps(graph: Graph, stage: Stage) -> dict[int, tuple[int, int]]:
     return {out: (u, min(delta, max(0, graph.t(u).nbytes - graph.t(out).nbytes)))}
 
 
-def region_op(graph: Graph, op_index: int, step: Step) -> tuple[Graph, Op, dict[int, tuple[int, int]]]:
-    """A graph in which ``op`` computes just the step's rows: its activation operands are
-    new tensors of the band's shape (appended), its padding explicit. Returns the graph, the op
-    and, per new tensor, (real tensor, first row of the band)."""
+def region_op(graph: Graph, op_index: int, step: Step,
+              stage: Stage | None = None) -> tuple[Graph, Op, dict[int, tuple[int, int, int]]]:
+    """A graph in which ``op`` computes just the step's rows (and, in a tiled stage, its strip's
+    columns): its activation operands are new tensors of the band's shape (appended), its padding
+    explicit. Returns the graph, the op and, per new tensor, (real tensor, first row, first
+    column of the band)."""
     op = graph.ops[op_index]
     tensors = list(graph.tensors)
-    where: dict[int, tuple[int, int]] = {}
+    where: dict[int, tuple[int, int, int]] = {}
+    out = op.outputs[0]
+    cols = (lambda t: stage.columns(graph, t, step.tile)) if stage else \
+        (lambda t: (0, graph.t(t).shape[2]))
 
-    def band(t: int, lo: int, hi: int) -> int:
+    def band(t: int, lo: int, hi: int, c0: int, c1: int) -> int:
         real = graph.t(t)
-        n, _, w, c = real.shape
-        tensors.append(Tensor(f"{real.name}[{lo}:{hi}]", (n, hi - lo, w, c), real.dtype, real.quant))
-        where[len(tensors) - 1] = (t, lo)
+        n, _, _, c = real.shape
+        tensors.append(Tensor(f"{real.name}[{lo}:{hi}, {c0}:{c1}]", (n, hi - lo, c1 - c0, c),
+                              real.dtype, real.quant))
+        where[len(tensors) - 1] = (t, lo, c0)
         return len(tensors) - 1
 
     reads = {u: (lo, hi) for u, lo, hi in step.reads}
-    inputs = [band(t, *reads[t]) if t in reads else t for t in op.inputs]
-    outputs = [band(op.outputs[0], step.row, step.row + 1)]
+    # a window op reads every column its input holds; an elementwise op its output's columns
+    span = (lambda t: cols(t)) if op.type in WINDOWED else (lambda t: cols(out))
+    inputs = [band(t, *reads[t], *span(t)) if t in reads else t for t in op.inputs]
+    outputs = [band(out, step.row, step.row + 1, *cols(out))]
     attrs = dict(op.attrs)
     if op.type in WINDOWED:
         k_h, k_w = graph.t(op.inputs[1]).shape[1:3]
-        win = window(graph, op, k_h, k_w, graph.t(op.outputs[0]).shape[3])
+        win = window(graph, op, k_h, k_w, graph.t(out).shape[3])
         lo = reads[op.inputs[0]][0]
         attrs.update(padding="EXPLICIT", pad_top=lo - (step.row * win.y.stride - win.y.pad),
-                     pad_left=win.x.pad)
+                     pad_left=cols(op.inputs[0])[0] - (cols(out)[0] * win.x.stride - win.x.pad))
     vop = dataclasses.replace(op, inputs=inputs, outputs=outputs, attrs=attrs)
     ops = list(graph.ops)
     ops[op_index] = vop

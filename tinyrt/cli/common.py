@@ -41,10 +41,23 @@ def add_patch(p) -> None:
     p.add_argument("--sram-budget", type=int, metavar="BYTES",
                    help="the SRAM the model may use (arena + stack) instead of the board's: "
                         "layer by layer if it fits, else streamed (--patch auto), else an error")
+    p.add_argument("--max-overhead", type=_percent, metavar="PCT",
+                   help="the extra MACs column strips of a stage whose input is read row by row "
+                        "may compute at their edges (default 15%%)")
     p.add_argument("--stream-input", action="store_true",
                    help="read the input a row at a time through tinyrt_read_input() (a camera "
                         "or sensor driver) instead of holding it whole in the arena; implies "
                         "--patch auto")
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / 100
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a percentage such as 15%") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the overhead cannot be negative")
+    return value
 
 
 def _patch(text: str) -> str:
@@ -65,6 +78,8 @@ def with_kernels(board: dict, args) -> dict:
         board["stream_input"] = True
     if getattr(args, "sram_budget", None):
         board["sram_budget"] = args.sram_budget
+    if getattr(args, "max_overhead", None) is not None:
+        board["max_overhead"] = args.max_overhead
     return board
 
 

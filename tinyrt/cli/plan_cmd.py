@@ -7,7 +7,6 @@ from .. import planner
 from ..boards import load_board
 from ..frontend import read_tflite
 from ..fit import fit_to_board
-from ..stream import row_bytes
 from ..table import table
 from .common import add_board, add_json, add_kernels, add_model, add_patch, with_kernels, write_json
 
@@ -28,14 +27,15 @@ def register(sub) -> None:
 
 def plan_report(lowered) -> dict:
     g, plan = lowered.graph, lowered.plan
-    lines = {t: rows for code in lowered.stages for t, rows in code.stage.lines.items()}
+    held_in = {t: code.stage for code in lowered.stages for t in code.stage.lines}
     steps = []
     for s, layer in enumerate(lowered.layers):
         out = layer.outputs[0]
-        held = lines.get(out)
+        stage = held_in.get(out)
+        held = stage.lines[out] if stage else None
         steps.append({"step": s, "op": layer.op_type, "name": layer.name,
                       "output_shape": list(g.t(out).shape), "output_bytes": g.t(out).nbytes,
-                      "buffer_bytes": held * row_bytes(g, out) if held else g.t(out).nbytes,
+                      "buffer_bytes": stage.line_bytes(g, out) if stage else g.t(out).nbytes,
                       "rows_held": held, "streamed": layer.streamed,
                       "offset": plan.tensor_offset(out), "live_bytes": plan.live_bytes[s],
                       "kernel": layer.kernel or "alias", "variant": layer.variant})
@@ -52,9 +52,10 @@ def plan_report(lowered) -> dict:
 def stage_report(g, code) -> dict:
     """A streamed stage: its ops, line buffers, scratch, and what streaming costs."""
     return {"ops": code.stage.ops, "row_steps": sum(1 for s in code.steps if s[0] == "call"),
-            "line_buffer_bytes": sum(rows * row_bytes(g, t) for t, rows in code.stage.lines.items()),
+            "line_buffer_bytes": sum(code.stage.line_bytes(g, t) for t in code.stage.lines),
+            "column_strips": max(1, len(code.stage.cols)),
             "scratch_bytes": code.scratch_bytes, "shifted_bytes": code.shifted_bytes,
-            "mac_overhead": 0.0}
+            "mac_overhead": code.mac_overhead}
 
 
 def format_plan(report: dict) -> str:
@@ -69,7 +70,9 @@ def format_plan(report: dict) -> str:
     stage = "".join(
         f"\nstreamed row by row: ops {st['ops'][0]}..{st['ops'][-1]} in {st['row_steps']} row steps; "
         f"line buffers {st['line_buffer_bytes']:,} B, shared scratch {st['scratch_bytes']:,} B; "
-        f"no extra MACs; {st['shifted_bytes']:,} B shifted per inference" for st in report["stages"])
+        + (f"{st['column_strips']} column strips, {100 * st['mac_overhead']:.1f} % more MACs; "
+           if st["column_strips"] > 1 else "no extra MACs; ")
+        + f"{st['shifted_bytes']:,} B shifted per inference" for st in report["stages"])
     return (f"{body}\n\narena {report['arena_bytes']:,} B   peak live {report['peak_live_bytes']:,} B"
             f"   layer-wise lower bound {report['layer_lower_bound_bytes']:,} B{stage}")
 
