@@ -21,7 +21,7 @@ def small_model_bytes():
     return write_tflite(m.graph([y]))
 
 
-def raw_model(tensors, op_code=tflite.BuiltinOperator.FULLY_CONNECTED, subgraphs=1):
+def raw_model(tensors, op_code=tflite.BuiltinOperator.RELU, subgraphs=1):
     """A minimal flatbuffer written with the schema's builder functions, for cases the IR writer
     cannot express (several subgraphs, dynamic shapes, odd dtypes, unknown ops)."""
     b = flatbuffers.Builder(256)

@@ -10,13 +10,20 @@ import math
 
 import numpy as np
 
+from .errors import UnsupportedOp
+
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 QRANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
           "int32": (INT32_MIN, INT32_MAX)}
 
 
 def tflite_round(x: float) -> int:
-    """std::round: half away from zero (not Python's half-to-even)."""
+    """std::round: half away from zero (not Python's half-to-even). A non-finite value comes from
+    a zero, huge or tiny scale (a damaged or odd model): refused, naming the value."""
+    if not math.isfinite(x):
+        raise UnsupportedOp(f"a quantisation constant is {x}: a scale is zero or out of range",
+                            ["check the tensors' quantisation scales (e.g. with a model viewer); "
+                             "re-convert the model"])
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
@@ -58,4 +65,5 @@ def activation_range(activation: str, scale: float, zero_point: int,
         return max(qmin, quantize(0.0)), min(qmax, quantize(6.0))
     if activation == "RELU_N1_TO_1":
         return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
-    raise ValueError(f"fused activation {activation} has no quantised range")
+    raise UnsupportedOp(f"fused activation {activation} has no quantised range",
+                        ["use NONE, RELU, RELU6 or RELU_N1_TO_1 as the fused activation"])

@@ -12,6 +12,7 @@ from .errors import TinyrtError, UnsupportedOp
 from .ir import Graph, Op, Quant, Tensor
 from .ops import SUPPORTED_OPS
 
+MAX_ELEMENTS = (1 << 31) - 1   # TFLite counts elements in an int
 _NP_DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "uint8": np.uint8,
               "int64": np.int64, "int16": np.int16, "int8": np.int8, "bool": np.bool_}
 
@@ -80,7 +81,29 @@ def _read_subgraph(model, buf: bytes, name: str, where: str) -> Graph:
     for i in graph.inputs + graph.outputs:
         if not 0 <= i < len(tensors):
             raise _corrupt(where, f"graph input/output index {i} out of range")
+    _check_dataflow(graph, where)
     return graph
+
+
+def _check_dataflow(graph: Graph, where: str) -> None:
+    """Every activation is written once, by one op, before any op reads it; constants and graph
+    inputs are never written; every graph output is computed. TFLite runs ops in file order, so a
+    model that breaks this reads a tensor nothing wrote (a mutated index, or a damaged file)."""
+    written = set(graph.inputs)
+    for i, op in enumerate(graph.ops):
+        for t in op.inputs:
+            if t >= 0 and not graph.t(t).is_const and t not in written:
+                raise _corrupt(where, f"op #{i} {op.type} reads tensor {t} "
+                                      f"'{graph.t(t).name}' before any op writes it")
+        for t in op.outputs:
+            if graph.t(t).is_const or t in written:
+                what = "a constant" if graph.t(t).is_const else "already written"
+                raise _corrupt(where, f"op #{i} {op.type} writes tensor {t} "
+                                      f"'{graph.t(t).name}', which is {what}")
+            written.add(t)
+    for t in graph.outputs:
+        if t not in written and not graph.t(t).is_const:
+            raise _corrupt(where, f"graph output {t} '{graph.t(t).name}' is never computed")
 
 
 def _read_tensor(model, buf: bytes, t, index: int, where: str) -> Tensor:
@@ -104,8 +127,18 @@ def _read_tensor(model, buf: bytes, t, index: int, where: str) -> Tensor:
     if any(d < 0 for d in shape):
         raise TinyrtError(f"tensor {index} '{tname}' has an unknown dimension in {list(shape)}",
                           ["convert the model with fixed input sizes"])
+    elements = 1
+    for d in shape:   # Python ints: numpy's int64 product would wrap around silently
+        elements *= d
+    if elements > MAX_ELEMENTS:
+        raise _corrupt(where, f"tensor {index} '{tname}' has shape {list(shape)}: {elements:,} "
+                              f"elements, more than any board holds")
+    if t.Buffer() >= model.BuffersLength():
+        raise _corrupt(where, f"tensor {index} '{tname}' refers to buffer {t.Buffer()}, "
+                              f"but the model has {model.BuffersLength()}")
     data = _read_buffer(model, buf, t.Buffer(), dtype, shape, tname, where)
-    return Tensor(name=tname, shape=shape, dtype=dtype, quant=_read_quant(t, len(shape)), data=data)
+    return Tensor(name=tname, shape=shape, dtype=dtype, data=data,
+                  quant=_read_quant(t, shape, dtype, f"tensor {index} '{tname}'", where))
 
 
 def _read_buffer(model, buf, bindex, dtype, shape, tname, where):
@@ -128,19 +161,41 @@ def _read_buffer(model, buf, bindex, dtype, shape, tname, where):
     return arr.reshape(shape).copy()
 
 
-def _read_quant(t, rank: int) -> Quant | None:
+def _read_quant(t, shape: tuple, dtype: str, what: str, where: str) -> Quant | None:
     q = t.Quantization()
     if q is None or q.ScaleLength() == 0:
         return None
     scale = q.ScaleAsNumpy().astype(np.float32)
     zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros_like(scale, np.int64)
     axis = int(q.QuantizedDimension())
+    rank = len(shape)
     if scale.size > 1 and not 0 <= axis < max(rank, 1):
         raise TinyrtError(
-            f"tensor '{(t.Name() or b'').decode()}' is quantised per channel along dimension {axis}, "
+            f"{what} is quantised per channel along dimension {axis}, "
             f"but it has only {rank} dimensions: the model is invalid (TFLite rejects it too)",
             ["re-convert the model with a current TFLite converter"])
+    _check_quant(scale, zp, axis, shape, dtype, what, where)
     return Quant(scale=scale, zero_point=zp, axis=axis)
+
+
+def _check_quant(scale, zp, axis, shape, dtype, what: str, where: str) -> None:
+    """What TFLite's interpreter requires of quantisation parameters (and a finite, non-negative
+    scale: every multiplier tinyrt derives divides by or multiplies with it)."""
+    if zp.size != scale.size:
+        raise _corrupt(where, f"{what} has {scale.size} scales and {zp.size} zero points")
+    if scale.size > 1 and shape and scale.size != shape[axis]:
+        raise _corrupt(where, f"{what} has {scale.size} scales for {shape[axis]} channels "
+                              f"along dimension {axis}")
+    if not np.all(np.isfinite(scale)) or np.any(scale < 0):
+        bad = scale[~np.isfinite(scale) | (scale < 0)][0]
+        raise _corrupt(where, f"{what} has quantisation scale {bad}: scales are finite and >= 0")
+    lo, hi = _ZP_RANGE.get(dtype, (None, None))
+    if lo is not None and (zp.min() < lo or zp.max() > hi):
+        bad = zp[(zp < lo) | (zp > hi)][0]
+        raise _corrupt(where, f"{what} is {dtype} with zero point {bad}, outside [{lo}, {hi}]")
+
+
+_ZP_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
 
 def _read_op(model, op, index: int, tensors: list[Tensor], where: str) -> Op:
@@ -162,9 +217,21 @@ def _read_op(model, op, index: int, tensors: list[Tensor], where: str) -> Op:
     for i in inputs + outputs:
         if not -1 <= i < len(tensors):
             raise _corrupt(where, f"op #{index} refers to tensor {i}")
+    _check_arity(op_name, index, inputs, outputs, where)
     attrs = _read_options(op, op_name)
     return Op(type=op_name, inputs=inputs, outputs=outputs, attrs=attrs,
               name=tensors[outputs[0]].name if outputs else f"op{index}")
+
+
+def _check_arity(op_name: str, index: int, inputs: list[int], outputs: list[int], where: str):
+    fewest, most = schema.ARITY[op_name]
+    n = f"{fewest}" if fewest == most else f"{fewest} or more" if most is None else f"{fewest}-{most}"
+    if not fewest <= len(inputs) <= (most if most is not None else len(inputs)):
+        raise _corrupt(where, f"op #{index} {op_name} has {len(inputs)} inputs; it takes {n}")
+    if any(t < 0 for t in inputs[:fewest]):
+        raise _corrupt(where, f"op #{index} {op_name} lacks a required input ({inputs})")
+    if len(outputs) != 1 or outputs[0] < 0:
+        raise _corrupt(where, f"op #{index} {op_name} has outputs {outputs}; it writes one tensor")
 
 
 def _read_options(op, op_name: str) -> dict:

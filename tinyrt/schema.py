@@ -47,6 +47,19 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "RELU": (None, []),
     "RELU6": (None, []),
     "RELU_N1_TO_1": (None, []),
+    "CAST": ("CastOptions", []),
+}
+
+# op type -> (fewest inputs, most inputs or None for any number); every op has one output. Inputs
+# past the fewest are optional (-1 when absent), the first ``fewest`` are required.
+ARITY: dict[str, tuple[int, int | None]] = {
+    "CONV_2D": (2, 3), "DEPTHWISE_CONV_2D": (2, 3), "FULLY_CONNECTED": (2, 3),
+    "AVERAGE_POOL_2D": (1, 1), "MAX_POOL_2D": (1, 1), "ADD": (2, 2), "SUB": (2, 2),
+    "MUL": (2, 2), "SOFTMAX": (1, 1), "CONCATENATION": (1, None), "MEAN": (2, 2),
+    "RESHAPE": (1, 2), "SQUEEZE": (1, 1), "RESIZE_NEAREST_NEIGHBOR": (2, 2), "PAD": (2, 2),
+    "TRANSPOSE": (2, 2), "QUANTIZE": (1, 1), "DEQUANTIZE": (1, 1), "HARD_SWISH": (1, 1),
+    "LOGISTIC": (1, 1), "TANH": (1, 1), "RELU": (1, 1), "RELU6": (1, 1), "RELU_N1_TO_1": (1, 1),
+    "CAST": (1, 1),
 }
 
 DEFAULTS = {"padding": "SAME", "int": 0, "bool": False, "float": 0.0, "activation": "NONE",

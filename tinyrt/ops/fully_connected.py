@@ -20,8 +20,33 @@ def check(graph: Graph, op: Op) -> None:
         raise UnsupportedOp("weights are not constant", ["freeze the weights into the model"])
     if np.any(w.quant.zero_point != 0):
         raise UnsupportedOp("weights have a non-zero zero point (int8 weights are symmetric)")
+    _check_shapes(graph, op)
     if op.attrs.get("activation", "NONE") not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
         raise UnsupportedOp(f"fused activation {op.attrs['activation']} is not supported")
+
+
+def _check_shapes(graph: Graph, op: Op) -> None:
+    """Weights [O, I] (quantised per tensor or along O), input a whole number of rows of I, a
+    bias of O values, output [batches, O] in any layout."""
+    w = graph.t(op.inputs[1])
+    if len(w.shape) != 2 or 0 in w.shape:
+        raise UnsupportedOp(f"weights have shape {list(w.shape)}; [outputs, inputs] is required")
+    out_depth, in_depth = w.shape
+    if w.quant.per_channel and (w.quant.axis != 0 or w.quant.scale.size != out_depth):
+        raise UnsupportedOp(f"weights are quantised along dimension {w.quant.axis} with "
+                            f"{w.quant.scale.size} scales; expected {out_depth} along 0")
+    size = graph.t(op.inputs[0]).size
+    if size % in_depth:
+        raise UnsupportedOp(f"input has {size} values, not a whole number of rows of {in_depth}")
+    if graph.t(op.outputs[0]).size != size // in_depth * out_depth:
+        raise UnsupportedOp(f"output has {graph.t(op.outputs[0]).size} values; "
+                            f"{size // in_depth} rows of {out_depth} are computed")
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = graph.t(op.inputs[2])
+        if b.data is None:
+            raise UnsupportedOp("bias is not constant", ["freeze the bias into the model"])
+        if b.size != out_depth:
+            raise UnsupportedOp(f"bias has {b.size} values for {out_depth} outputs")
 
 
 def _dims(graph: Graph, op: Op) -> tuple[int, int, int]:
