@@ -35,6 +35,10 @@ void tr_board_stack_paint(void);
 uint32_t tr_board_stack_used(void);
 uint32_t tr_board_stack_size(void);
 
+/* After every run: stops the board with a fault line on the console when the run reached the
+ * stack's guard band or (debug builds, -DTINYRT_ARENA_CANARY) wrote past the arena. */
+void tr_board_check_limits(void);
+
 /* Static RAM the firmware occupies besides the arena and the stack (.data + .bss - arena). */
 uint32_t tr_board_static_ram(void);
 

@@ -73,6 +73,11 @@ uint32_t tr_board_stack_size(void)
     return 0;
 }
 
+/* Nothing to check: the host has no painted stack, and its build can run under -fsanitize=address. */
+void tr_board_check_limits(void)
+{
+}
+
 uint32_t tr_board_static_ram(void)
 {
     return 0;

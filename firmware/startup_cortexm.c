@@ -6,6 +6,16 @@
  * Reset: enable the FPU (and Helium, which the same CPACR bits gate) before any C code can use
  * it, copy .data from its load address, zero .bss and the arena, point VTOR at our table, main().
  * Faults print one line on the console ("*** tinyrt: fault exc=... pc=... lr=... cfsr=...") and stop.
+ *
+ * Device limits, reported on the same kind of line so the harness turns them into clear errors:
+ *  - the lowest TR_STACK_GUARD bytes of the stack are a guard band: painted at boot and checked
+ *    after every run (tr_board_check_limits); a run that reached them stops the board with
+ *    "*** tinyrt: fault stack-overflow used=... size=... guard=...". A stack that grows past its
+ *    region's start faults (the stack comes first in RAM: templates/linker.ld.j2); the fault
+ *    handler then has no stack to run on, so it moves to the (dead) top of the stack and reports
+ *    "*** tinyrt: fault stack-overflow exc=... sp=... limit=..." instead of locking the core up.
+ *  - with -DTINYRT_ARENA_CANARY (debug builds), TR_ARENA_GUARD_WORDS painted words right after
+ *    the arena, checked after every run: "*** tinyrt: fault arena-overrun word=... value=...".
  * With TR_ENTRY_STUB (boards whose loader jumps to the first byte of the image, e.g. an RP2040
  * RAM UF2) a small entry routine comes before the vector table and does what the core would.
  */
@@ -19,6 +29,16 @@
 #endif
 
 #define STACK_PAINT 0xC5C5C5C5u
+#define ARENA_PAINT 0xA5E1A5E1u
+/* Bytes, no suffix: the fault handler's assembly uses it too. A multiple of 8. */
+#ifndef TR_STACK_GUARD
+#define TR_STACK_GUARD 32
+#endif
+#ifndef TR_ARENA_GUARD_WORDS
+#define TR_ARENA_GUARD_WORDS 4
+#endif
+#define TR_STR_(x) #x
+#define TR_STR(x) TR_STR_(x)
 #define REG32(addr) (*(volatile uint32_t *)(addr))
 #define SCB_VTOR REG32(0xE000ED08u)
 #define SCB_CPACR REG32(0xE000ED88u)
@@ -35,6 +55,14 @@ void Reset_Handler(void);
 void Default_Handler(void);
 void HardFault_Handler(void) __attribute__((alias("Default_Handler")));
 void tr_fault_report(const uint32_t *frame, uint32_t exc_return);
+void tr_stack_fault_report(uint32_t frame, uint32_t exc_return);
+
+#ifdef TINYRT_ARENA_CANARY
+/* In the arena's own input section, so the linker puts it right after model.c's arena (model.o
+ * is linked first); zeroed with the arena at reset, then painted. */
+__attribute__((section(".bss.tinyrt_arena"), used))
+static uint32_t arena_guard[TR_ARENA_GUARD_WORDS];
+#endif
 
 void NMI_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void MemManage_Handler(void) __attribute__((weak, alias("Default_Handler")));
@@ -114,6 +142,11 @@ void Reset_Handler(void)
     copy_words(__data_start, __data_load, __data_end);
     zero_words(__bss_start, __bss_end);
     zero_words(__arena_start, __arena_end);
+#ifdef TINYRT_ARENA_CANARY
+    for (int i = 0; i < TR_ARENA_GUARD_WORDS; i++) {
+        ((volatile uint32_t *)arena_guard)[i] = ARENA_PAINT;
+    }
+#endif
     SCB_VTOR = (uint32_t)(uintptr_t)__vectors_start;
     __asm__ volatile("dsb\n isb" ::: "memory");
     main();
@@ -146,15 +179,38 @@ static void put_field(const char *name, uint32_t value)
 }
 
 /* The fault line is wrapped in zero bytes, so a COBS-framed link sees it as one (undecodable)
- * frame whose text it can show: "\0\r\n*** tinyrt: fault exc=... pc=...\r\n\0". */
-void tr_fault_report(const uint32_t *frame, uint32_t exc_return)
+ * frame whose text it can show: "\0\r\n*** tinyrt: fault exc=... pc=...\r\n\0". `kind` names a
+ * device limit ("stack-overflow ") or is empty for a plain fault. */
+static void fault_line_begin(const char *kind)
 {
     static const char head[] = "\0\r\n*** tinyrt: fault ";
+    size_t n = 0;
+    while (kind[n] != '\0') {
+        n++;
+    }
+    tr_board_write((const uint8_t *)head, sizeof head - 1);
+    tr_board_write((const uint8_t *)kind, n);
+}
+
+__attribute__((noreturn)) static void fault_line_end(void)
+{
     static const char tail[] = "\r\n";
+    tr_board_write((const uint8_t *)tail, sizeof tail); /* with its terminating zero */
+    for (;;) {
+    }
+}
+
+static uint32_t exception_number(void)
+{
     uint32_t ipsr;
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
-    tr_board_write((const uint8_t *)head, sizeof head - 1);
-    put_field("exc", ipsr & 0x1FFu);
+    return ipsr & 0x1FFu;
+}
+
+void tr_fault_report(const uint32_t *frame, uint32_t exc_return)
+{
+    fault_line_begin("");
+    put_field("exc", exception_number());
     put_field("pc", frame[6]);
     put_field("lr", frame[5]);
     put_field("sp", (uint32_t)(uintptr_t)frame);
@@ -163,20 +219,42 @@ void tr_fault_report(const uint32_t *frame, uint32_t exc_return)
     put_field("cfsr", SCB_CFSR);
     put_field("hfsr", SCB_HFSR);
 #endif
-    tr_board_write((const uint8_t *)tail, sizeof tail); /* with its terminating zero */
-    for (;;) {
-    }
+    fault_line_end();
+}
+
+/* A fault whose frame lies in or below the guard band: the stack ran out. The frame may not be
+ * readable (below RAM), so only its address is reported, with the stack pointer the code had
+ * before the exception pushed it (a basic frame, or one with the FP context: EXC_RETURN bit 4). */
+void tr_stack_fault_report(uint32_t frame, uint32_t exc_return)
+{
+    fault_line_begin("stack-overflow ");
+    put_field("exc", exception_number());
+    put_field("sp", frame + ((exc_return & 0x10u) ? 32u : 104u));
+    put_field("limit", (uint32_t)(uintptr_t)__stack_bottom);
+    put_field("size", tr_board_stack_size());
+    put_field("guard", TR_STACK_GUARD);
+    fault_line_end();
 }
 
 /* Every fault and unexpected exception lands here with its stacked frame on the main stack
- * (nothing uses the process stack); the exception number tells which one it was. */
+ * (nothing uses the process stack); the exception number tells which one it was. A frame below
+ * the guard band means the stack overflowed: C code would fault again pushing onto it (a lockup,
+ * which QEMU turns into an abort), so the handler first moves to the top of the dead stack. */
 __attribute__((naked))
 void Default_Handler(void)
 {
     __asm__ volatile(
         "mrs r0, msp\n"
         "mov r1, lr\n"
-        "bl tr_fault_report\n");
+        "ldr r2, =__stack_bottom + " TR_STR(TR_STACK_GUARD) "\n"
+        "cmp r0, r2\n"
+        "bhs 1f\n"
+        "ldr r2, =__stack_top\n"
+        "mov sp, r2\n"
+        "bl tr_stack_fault_report\n"
+        "1:\n"
+        "bl tr_fault_report\n"
+        ".ltorg\n");
 }
 
 /* ---- stack and static RAM (board.h) ---- */
@@ -205,6 +283,34 @@ uint32_t tr_board_stack_used(void)
 uint32_t tr_board_stack_size(void)
 {
     return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom);
+}
+
+/* After every run (protocol.c): a run that reached the stack's guard band, or wrote over the
+ * arena's guard words, stops the board with a fault line; what it overwrote cannot be trusted. */
+void tr_board_check_limits(void)
+{
+    const volatile uint32_t *band = __stack_bottom;
+    for (uint32_t i = 0; i < TR_STACK_GUARD / 4; i++) {
+        if (band[i] != STACK_PAINT) {
+            fault_line_begin("stack-overflow ");
+            put_field("used", tr_board_stack_used());
+            put_field("size", tr_board_stack_size());
+            put_field("guard", TR_STACK_GUARD);
+            fault_line_end();
+        }
+    }
+#ifdef TINYRT_ARENA_CANARY
+    for (uint32_t i = 0; i < TR_ARENA_GUARD_WORDS; i++) {
+        uint32_t value = ((const volatile uint32_t *)arena_guard)[i];
+        if (value != ARENA_PAINT) {
+            fault_line_begin("arena-overrun ");
+            put_field("word", i);
+            put_field("value", value);
+            put_field("arena", (uint32_t)((uintptr_t)arena_guard - (uintptr_t)__arena_start));
+            fault_line_end();
+        }
+    }
+#endif
 }
 
 uint32_t tr_board_static_ram(void)
