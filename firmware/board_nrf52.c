@@ -21,6 +21,10 @@
 #define UART_TASKS_STARTTX TR_REG32(TR_CONSOLE_BASE + 0x008u)
 #define UART_EVENTS_RXDRDY TR_REG32(TR_CONSOLE_BASE + 0x108u)
 #define UART_EVENTS_TXDRDY TR_REG32(TR_CONSOLE_BASE + 0x11Cu)
+#define UART_INTENSET TR_REG32(TR_CONSOLE_BASE + 0x304u)
+#define UART_INT_RXDRDY (1u << 2)
+/* An nRF peripheral's interrupt number is its ID, bits 12..17 of its address (UART0: 2). */
+#define UART_IRQ ((TR_CONSOLE_BASE >> 12) & 0x3Fu)
 #define UART_ENABLE TR_REG32(TR_CONSOLE_BASE + 0x500u)
 #define UART_PSEL_RTS TR_REG32(TR_CONSOLE_BASE + 0x508u)
 #define UART_PSEL_TXD TR_REG32(TR_CONSOLE_BASE + 0x50Cu)
@@ -67,6 +71,7 @@ void tr_board_init(void)
     UART_ENABLE = 4u;
     UART_EVENTS_RXDRDY = 0u;
     UART_EVENTS_TXDRDY = 0u;
+    UART_INTENSET = UART_INT_RXDRDY; /* the RX line wakes WFI in tr_board_getc, never taken */
     UART_TASKS_STARTRX = 1u;
     UART_TASKS_STARTTX = 1u;
 
@@ -78,7 +83,9 @@ void tr_board_init(void)
 
 uint8_t tr_board_getc(void)
 {
+    /* Sleep until a byte: the event stays set (its line high) until cleared below. */
     while (UART_EVENTS_RXDRDY == 0u) {
+        tr_wait_irq(UART_IRQ, &UART_EVENTS_RXDRDY, 1u);
     }
     UART_EVENTS_RXDRDY = 0u;
     return (uint8_t)UART_RXD;
