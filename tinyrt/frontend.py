@@ -70,6 +70,11 @@ def _corrupt(where: str, detail) -> TinyrtError:
                        ["re-export the model, or check the download/copy was complete"])
 
 
+def _invalid(where: str, detail: str) -> TinyrtError:
+    return TinyrtError(f"{where} is not a valid TFLite model: {detail}",
+                       ["re-export the model, or check the download/copy was complete"])
+
+
 def _read_subgraph(model, buf: bytes, name: str, where: str) -> Graph:
     sg = model.Subgraphs(0)
     tensors = [_read_tensor(model, buf, sg.Tensors(i), i, where) for i in range(sg.TensorsLength())]
@@ -93,17 +98,17 @@ def _check_dataflow(graph: Graph, where: str) -> None:
     for i, op in enumerate(graph.ops):
         for t in op.inputs:
             if t >= 0 and not graph.t(t).is_const and t not in written:
-                raise _corrupt(where, f"op #{i} {op.type} reads tensor {t} "
+                raise _invalid(where, f"op #{i} {op.type} reads tensor {t} "
                                       f"'{graph.t(t).name}' before any op writes it")
         for t in op.outputs:
             if graph.t(t).is_const or t in written:
                 what = "a constant" if graph.t(t).is_const else "already written"
-                raise _corrupt(where, f"op #{i} {op.type} writes tensor {t} "
+                raise _invalid(where, f"op #{i} {op.type} writes tensor {t} "
                                       f"'{graph.t(t).name}', which is {what}")
             written.add(t)
     for t in graph.outputs:
         if t not in written and not graph.t(t).is_const:
-            raise _corrupt(where, f"graph output {t} '{graph.t(t).name}' is never computed")
+            raise _invalid(where, f"graph output {t} '{graph.t(t).name}' is never computed")
 
 
 def _read_tensor(model, buf: bytes, t, index: int, where: str) -> Tensor:
@@ -131,14 +136,18 @@ def _read_tensor(model, buf: bytes, t, index: int, where: str) -> Tensor:
     for d in shape:   # Python ints: numpy's int64 product would wrap around silently
         elements *= d
     if elements > MAX_ELEMENTS:
-        raise _corrupt(where, f"tensor {index} '{tname}' has shape {list(shape)}: {elements:,} "
+        raise _invalid(where, f"tensor {index} '{tname}' has shape {list(shape)}: {elements:,} "
                               f"elements, more than any board holds")
     if t.Buffer() >= model.BuffersLength():
         raise _corrupt(where, f"tensor {index} '{tname}' refers to buffer {t.Buffer()}, "
                               f"but the model has {model.BuffersLength()}")
     data = _read_buffer(model, buf, t.Buffer(), dtype, shape, tname, where)
-    return Tensor(name=tname, shape=shape, dtype=dtype, data=data,
-                  quant=_read_quant(t, shape, dtype, f"tensor {index} '{tname}'", where))
+    quant = _read_quant(t, shape, dtype, f"tensor {index} '{tname}'", where)
+    if data is None and quant is not None and np.any(quant.scale == 0):
+        # weights may have an all-zero channel; an activation's scale divides every multiplier
+        raise _invalid(where, f"tensor {index} '{tname}' (an activation) has quantisation "
+                              f"scale 0")
+    return Tensor(name=tname, shape=shape, dtype=dtype, data=data, quant=quant)
 
 
 def _read_buffer(model, buf, bindex, dtype, shape, tname, where):
@@ -182,17 +191,17 @@ def _check_quant(scale, zp, axis, shape, dtype, what: str, where: str) -> None:
     """What TFLite's interpreter requires of quantisation parameters (and a finite, non-negative
     scale: every multiplier tinyrt derives divides by or multiplies with it)."""
     if zp.size != scale.size:
-        raise _corrupt(where, f"{what} has {scale.size} scales and {zp.size} zero points")
+        raise _invalid(where, f"{what} has {scale.size} scales and {zp.size} zero points")
     if scale.size > 1 and shape and scale.size != shape[axis]:
-        raise _corrupt(where, f"{what} has {scale.size} scales for {shape[axis]} channels "
+        raise _invalid(where, f"{what} has {scale.size} scales for {shape[axis]} channels "
                               f"along dimension {axis}")
     if not np.all(np.isfinite(scale)) or np.any(scale < 0):
         bad = scale[~np.isfinite(scale) | (scale < 0)][0]
-        raise _corrupt(where, f"{what} has quantisation scale {bad}: scales are finite and >= 0")
+        raise _invalid(where, f"{what} has quantisation scale {bad}: scales are finite and >= 0")
     lo, hi = _ZP_RANGE.get(dtype, (None, None))
     if lo is not None and (zp.min() < lo or zp.max() > hi):
         bad = zp[(zp < lo) | (zp > hi)][0]
-        raise _corrupt(where, f"{what} is {dtype} with zero point {bad}, outside [{lo}, {hi}]")
+        raise _invalid(where, f"{what} is {dtype} with zero point {bad}, outside [{lo}, {hi}]")
 
 
 _ZP_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
@@ -227,11 +236,11 @@ def _check_arity(op_name: str, index: int, inputs: list[int], outputs: list[int]
     fewest, most = schema.ARITY[op_name]
     n = f"{fewest}" if fewest == most else f"{fewest} or more" if most is None else f"{fewest}-{most}"
     if not fewest <= len(inputs) <= (most if most is not None else len(inputs)):
-        raise _corrupt(where, f"op #{index} {op_name} has {len(inputs)} inputs; it takes {n}")
+        raise _invalid(where, f"op #{index} {op_name} has {len(inputs)} inputs; it takes {n}")
     if any(t < 0 for t in inputs[:fewest]):
-        raise _corrupt(where, f"op #{index} {op_name} lacks a required input ({inputs})")
+        raise _invalid(where, f"op #{index} {op_name} lacks a required input ({inputs})")
     if len(outputs) != 1 or outputs[0] < 0:
-        raise _corrupt(where, f"op #{index} {op_name} has outputs {outputs}; it writes one tensor")
+        raise _invalid(where, f"op #{index} {op_name} has outputs {outputs}; it writes one tensor")
 
 
 def _read_options(op, op_name: str) -> dict:

@@ -338,3 +338,36 @@ def generated_models() -> dict[str, bytes]:
     from .examples import build_example
     from .writer import write_tflite
     return {"example_dscnn": write_tflite(build_example())}
+
+
+def models(shared: Path | None, names: list[str] | None = None) -> dict[str, bytes]:
+    """The shared int8 models (when ``shared`` is given) and the generated ones, or those named
+    (a shared model with or without "_int8")."""
+    found = {}
+    if shared is not None:
+        from .bench import int8_models
+        found = {p.stem.removesuffix("_int8"): p.read_bytes() for p in int8_models(shared)}
+    found.update(generated_models())
+    if names:
+        unknown = [n for n in names if n.removesuffix("_int8") not in found]
+        if unknown:
+            from .errors import TinyrtError
+            raise TinyrtError(f"no model named {', '.join(unknown)} to fuzz",
+                              [f"choose from {', '.join(found)}"])
+        found = {n: b for n, b in found.items() if n in {m.removesuffix("_int8") for m in names}}
+    return found
+
+
+def run(buffers: dict[str, bytes], count: int, seed: int = 0, check_every: int = 20,
+        max_checks: int = 100, progress: bool = True) -> list[Tally]:
+    """``fuzz_model`` over several models with one worker."""
+    from .progress import Progress
+    worker, tallies = Worker(), []
+    try:
+        for name, buf in buffers.items():
+            with Progress(f"fuzz {name}", count, enabled=progress) as bar:
+                tallies.append(fuzz_model(buf, name, count, seed, check_every, max_checks,
+                                          worker, bar))
+    finally:
+        worker.close()
+    return tallies

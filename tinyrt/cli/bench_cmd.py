@@ -3,18 +3,20 @@ baselines (../shared/baselines). Figures are measured here, never asserted."""
 from __future__ import annotations
 
 from .. import bench
+from ..errors import TinyrtError
 from ..table import table
 from .common import add_json, add_kernels, write_json
 
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks beside TFLite Micro (needs ../shared)")
-    p.add_argument("what", choices=["memory", "latency", "quant", "mixed", "fp16"],
+    p.add_argument("what", choices=["memory", "latency", "quant", "mixed", "fp16", "fuzz"],
                    help="memory: arena per model; latency: deploy every model on --board; "
                         "quant: tinyrt's int8 quantisation vs TensorFlow's; mixed: the most "
                         "sensitive layers in FP16, SQNR and measured cost on --board; fp16: "
                         "FP16 models with FP16 and FP32 compute beside int8 on --board "
-                        "(qemu-m55 computes FP16 with MVE)")
+                        "(qemu-m55 computes FP16 with MVE); fuzz: mutated models must be refused "
+                        "clearly or compile and run bit-exact")
     p.add_argument("--models", metavar="NAMES",
                    help="latency, mixed, fp16: comma-separated model names (default: every model)")
     p.add_argument("--top-k", type=int, default=3,
@@ -30,6 +32,8 @@ def register(sub) -> None:
                    help="memory: also plan MobileNetV2-style ImageNet models built in code")
     p.add_argument("--plan-only", action="store_true",
                    help="memory: plan only, do not deploy to measure peak SRAM and latency")
+    p.add_argument("--count", type=int, default=1000, help="fuzz: mutants per model (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="fuzz: the mutations' seed (default 0)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -147,10 +151,37 @@ def _fp16(args, shared):
     return rows
 
 
+def _fuzz(args, shared):
+    from .. import fuzz
+    tallies = fuzz.run(fuzz.models(shared, args.models.split(",") if args.models else None),
+                       args.count, args.seed)
+    print(table(["model", "mutants", "refused", "compiled", "bit-exact checked/ok",
+                 "tflite-runtime refused", "crashes", "hangs", "mismatches", "check errors",
+                 "seconds"],
+                [[t.model, t.mutants, t.refused, t.compiled, f"{t.checked}/{t.bit_exact}",
+                  t.tflite_refused, t.crashes, t.hangs, t.mismatches, t.check_errors, t.seconds]
+                 for t in tallies],
+                title=f"mutated models (seed {args.seed}) through read + lower on host: refused "
+                      "with a clear error or compiled; a sample of the compiled ones built and "
+                      "run beside tflite-runtime (its own refusals are not tinyrt bugs)"))
+    for t in tallies:
+        for f in t.findings:
+            if f["outcome"] != "tflite_refused":
+                print(f"{t.model} mutant {f['mutant']} ({f['mutation']}): {f['outcome']} "
+                      f"{f.get('type') or ''} {f.get('message', '')} {f.get('where') or ''}")
+    return {"board": "host", "rows": [t.as_dict() for t in tallies]}
+
+
 def run(args) -> int:
-    shared = bench.shared_dir(args.shared)
+    if args.what == "fuzz":   # the generated models need no shared folder
+        try:
+            shared = bench.shared_dir(args.shared)
+        except TinyrtError:
+            shared = None
+    else:
+        shared = bench.shared_dir(args.shared)
     rows = {"memory": _memory, "latency": _latency, "quant": _quant,
-            "mixed": _mixed, "fp16": _fp16}[args.what](args, shared)
+            "mixed": _mixed, "fp16": _fp16, "fuzz": _fuzz}[args.what](args, shared)
     extra = rows if isinstance(rows, dict) else {"rows": rows}
     write_json(args.json, {"benchmark": args.what, "board": args.board, **extra})
     return 0

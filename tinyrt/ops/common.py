@@ -31,7 +31,13 @@ def require_quant(graph: Graph, op: Op, *tensors: int) -> None:
 
 
 def scale(t: Tensor) -> float:
-    return float(t.quant.scale[0])
+    """The per-tensor scale of an activation. Zero (or less) would divide by zero in every
+    multiplier derived from it: refused, naming the tensor."""
+    s = float(t.quant.scale[0])
+    if not s > 0.0:
+        raise UnsupportedOp(f"tensor '{t.name}' has quantisation scale {s}; an activation's "
+                            f"scale is positive", ["re-convert the model"])
+    return s
 
 
 def zero_point(t: Tensor) -> int:
