@@ -18,29 +18,22 @@
 #include "model.h"
 #include "protocol.h"
 
-#if TR_PROTO_MAX_PAYLOAD < 128 || TR_PROTO_MAX_PAYLOAD > 65000
+#if TR_PROTO_MAX_PAYLOAD < TR_PROTO_MAX_PAYLOAD_LOWEST || TR_PROTO_MAX_PAYLOAD > TR_PROTO_MAX_PAYLOAD_HIGHEST
 #error "TR_PROTO_MAX_PAYLOAD must be between 128 and 65000"
 #endif
-#if TINYRT_NUM_INPUTS > 4 || TINYRT_NUM_OUTPUTS > 4
+#if TINYRT_NUM_INPUTS > TR_PROTO_MAX_TENSORS || TINYRT_NUM_OUTPUTS > TR_PROTO_MAX_TENSORS
 #error "the protocol server describes at most 4 inputs and 4 outputs"
 #endif
 
 #define BODY_MAX (TR_PROTO_MAX_PAYLOAD + TR_PROTO_OVERHEAD)
 #define RX_MAX (BODY_MAX + BODY_MAX / 254 + 1)
-#define STR_MAX 48
-#define SEQ_UNKNOWN 0xffffu
 #define MAX_RUNS ((TR_PROTO_MAX_PAYLOAD - 2) / 8)
 #define NUM_LAYERS_1 (TINYRT_NUM_LAYERS > 0 ? TINYRT_NUM_LAYERS : 1)
-
-/* INFO flags */
-#define FLAG_PROFILE 1u
-#define FLAG_INPUT_COPY 2u
-#define FLAG_INPUTS_PRESERVED 4u
 
 struct tr_tensor {
     const char *dtype;
     uint8_t rank;
-    uint32_t dims[6];
+    uint32_t dims[TR_PROTO_MAX_RANK];
     float scale;
     int32_t zero_point;
     uint32_t bytes;
@@ -93,9 +86,10 @@ static uint8_t input_buf[TINYRT_INPUT_BYTES];
 #else
 #define INPUT_BUFFER_BYTES 0u
 #endif
-/* Input bytes [0, input_end) hold what SET_INPUT wrote: all of them at boot (the arena starts
- * zeroed), none after a run that may have reused them. */
-static uint32_t input_end = TINYRT_INPUT_BYTES;
+/* Input bytes [0, input_end) hold what SET_INPUT wrote: none at boot, none after a run that may
+ * have reused them. None at boot, not "all zero": a board reset between a host's SET_INPUT and
+ * its INVOKE must not make the output of an all-zero input readable as the host's. */
+static uint32_t input_end;
 static uint8_t output_ready;
 static uint8_t profile_ready;
 static uint32_t err_detail;
@@ -188,8 +182,8 @@ static void out_u64(uint64_t v)
 static void out_str(const char *s)
 {
     uint32_t n = (uint32_t)strlen(s);
-    if (n > STR_MAX) {
-        n = STR_MAX;
+    if (n > TR_PROTO_STR_MAX) {
+        n = TR_PROTO_STR_MAX;
     }
     out_le(n, 1);
     out_bytes(s, n);
@@ -233,11 +227,11 @@ static void send_frame(uint8_t *buf, uint32_t type, uint32_t seq, uint32_t len)
 
 static void send_error(uint32_t code, uint32_t seq, uint32_t command, uint32_t detail)
 {
-    uint8_t buf[TR_PROTO_OVERHEAD + 6];
+    uint8_t buf[TR_PROTO_OVERHEAD + TR_PROTO_ERROR_BYTES];
     buf[TR_PROTO_HEADER] = (uint8_t)code;
     buf[TR_PROTO_HEADER + 1] = (uint8_t)command;
     put_le(buf + TR_PROTO_HEADER + 2, detail, 4);
-    send_frame(buf, TR_CMD_ERROR, seq, 6);
+    send_frame(buf, TR_CMD_ERROR, seq, TR_PROTO_ERROR_BYTES);
 }
 
 static uint32_t fail(uint32_t code, uint32_t detail)
@@ -252,7 +246,7 @@ static void out_tensor(const struct tr_tensor *t)
     memcpy(&scale, &t->scale, 4);
     out_str(t->dtype);
     out_le(t->rank, 1);
-    for (uint32_t d = 0; d < t->rank && d < 6; d++) {
+    for (uint32_t d = 0; d < t->rank && d < TR_PROTO_MAX_RANK; d++) {
         out_le(t->dims[d], 4);
     }
     out_le(scale, 4);
@@ -265,10 +259,10 @@ static uint32_t cmd_info(uint32_t len)
     if (len != 0) {
         return fail(TR_ERR_BAD_ARGUMENT, 0);
     }
-    uint32_t flags = (TR_PROTO_INPUT_COPY ? FLAG_INPUT_COPY : 0) |
-                     (TINYRT_INPUTS_PRESERVED ? FLAG_INPUTS_PRESERVED : 0);
+    uint32_t flags = (TR_PROTO_INPUT_COPY ? TR_FLAG_INPUT_COPY : 0u) |
+                     (TINYRT_INPUTS_PRESERVED ? TR_FLAG_INPUTS_PRESERVED : 0u);
 #ifdef TINYRT_PROFILE
-    flags |= FLAG_PROFILE;
+    flags |= TR_FLAG_PROFILE;
 #endif
     out_le(TR_PROTO_MAX_PAYLOAD, 2);
     out_le(TINYRT_NUM_INPUTS, 1);
@@ -486,12 +480,12 @@ static void handle_frame(void)
 {
     int32_t decoded = cobs_decode(rx, rx_len);
     if (decoded < 0) {
-        send_error(TR_ERR_BAD_COBS, SEQ_UNKNOWN, 0, rx_len);
+        send_error(TR_ERR_BAD_COBS, TR_PROTO_SEQ_UNKNOWN, 0, rx_len);
         return;
     }
     uint32_t n = (uint32_t)decoded;
     if (n < TR_PROTO_OVERHEAD) {
-        send_error(TR_ERR_BAD_LENGTH, n >= 4 ? rd16(rx + 2) : SEQ_UNKNOWN, n >= 2 ? rx[1] : 0, n);
+        send_error(TR_ERR_BAD_LENGTH, n >= 4 ? rd16(rx + 2) : TR_PROTO_SEQ_UNKNOWN, n >= 2 ? rx[1] : 0, n);
         return;
     }
     uint32_t type = rx[1], seq = rd16(rx + 2), len = rd16(rx + 4);
@@ -516,7 +510,7 @@ static void handle_frame(void)
         } else if (tx_need > TR_PROTO_MAX_PAYLOAD) {
             send_error(TR_ERR_TOO_LARGE, seq, type, tx_need);
         } else {
-            send_frame(tx, type | 0x80u, seq, tx_len);
+            send_frame(tx, type | TR_PROTO_RESPONSE_BIT, seq, tx_len);
             invoke_sent = type == TR_CMD_INVOKE;
         }
     }
@@ -533,7 +527,7 @@ void tr_proto_feed(uint8_t byte)
         return;
     }
     if (rx_overflow) {
-        send_error(TR_ERR_OVERSIZE, SEQ_UNKNOWN, 0, TR_PROTO_MAX_PAYLOAD);
+        send_error(TR_ERR_OVERSIZE, TR_PROTO_SEQ_UNKNOWN, 0, TR_PROTO_MAX_PAYLOAD);
     } else if (rx_len > 0) {
         handle_frame();
     }

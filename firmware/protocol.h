@@ -21,10 +21,15 @@
 #define TINYRT_BOARD_ID "unknown"
 #endif
 
+/* Every constant below has a twin in tinyrt/protocol.py; tests/test_protocol_constants.py
+ * parses this header and fails when the two disagree or one side has a constant the other lacks. */
+
 /* Largest payload of one frame; the host reads it from INFO and chunks by it. */
 #ifndef TR_PROTO_MAX_PAYLOAD
 #define TR_PROTO_MAX_PAYLOAD 512
 #endif
+#define TR_PROTO_MAX_PAYLOAD_LOWEST 128
+#define TR_PROTO_MAX_PAYLOAD_HIGHEST 65000
 
 /* 0: SET_INPUT writes into the arena, and on a model whose plan reuses the input's bytes
  * (TINYRT_INPUTS_PRESERVED 0) only the first run after SET_INPUT is exact. 1: keep a copy of the
@@ -41,6 +46,22 @@
 /* version:u8 type:u8 seq:u16 length:u16 ... crc32:u32 */
 #define TR_PROTO_HEADER 6
 #define TR_PROTO_OVERHEAD (TR_PROTO_HEADER + 4)
+/* The seq of an ERROR whose request header could not be read. */
+#define TR_PROTO_SEQ_UNKNOWN 0xffff
+/* The response to request type T has type T | TR_PROTO_RESPONSE_BIT. */
+#define TR_PROTO_RESPONSE_BIT 0x80
+/* An ERROR's payload: code:u8 command:u8 detail:u32. */
+#define TR_PROTO_ERROR_BYTES 6
+/* INFO strings longer than this are cut. */
+#define TR_PROTO_STR_MAX 48
+/* INFO describes at most this many inputs and outputs (each), of at most this rank. */
+#define TR_PROTO_MAX_TENSORS 4
+#define TR_PROTO_MAX_RANK 6
+
+/* INFO flags */
+#define TR_FLAG_PROFILE 0x01
+#define TR_FLAG_INPUT_COPY 0x02
+#define TR_FLAG_INPUTS_PRESERVED 0x04
 
 enum tr_command {
     TR_CMD_PING = 0x01,

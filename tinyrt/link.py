@@ -3,7 +3,9 @@
 ``Link`` sends one request at a time and waits for its response, retrying a bounded number of
 times (same request id) when a frame is damaged or the answer does not come in time; then it
 raises ``TinyrtError`` saying what the link looked like: silent, garbled or corrupting; the fault
-line a crashed firmware prints raises at once ("the device faulted: ..."). ``Device``
+line a crashed firmware prints raises at once ("the device faulted: ..."). On a link that keeps
+damaging frames it moves inputs and outputs in smaller chunks (``Link.payload_limit``): a long
+frame is far less likely to cross a noisy line whole. ``Device``
 is the typed API on top: ``info()``, ``set_input()``, ``invoke()``, ``get_output()``, ``stats()``,
 ``profile()``, and ``run()`` for whole numpy tensors.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 import re
 import time
 
@@ -25,6 +28,10 @@ from .errors import TinyrtError
 
 DEFAULT_BAUD = 115200
 POLL_S = 0.02
+# Chunk sizing on a noisy link: a request that fails twice halves the payload limit (down to
+# MIN_PAYLOAD); GROW_AFTER requests in a row that pass at the first attempt double it again.
+MIN_PAYLOAD = 24
+GROW_AFTER = 32
 # The firmware's fault handler (firmware/startup_cortexm.c) prints one line wrapped in 0x00, so
 # it reaches the link as one frame that does not decode: "\r\n*** tinyrt: fault exc=... \r\n".
 FAULT_MARK = b"*** tinyrt: fault"
@@ -85,7 +92,13 @@ class Link:
         self.serial = open_port(port, baud, exclusive)
         self.splitter = p.FrameSplitter()
         self.valid_frames = 0     # valid frames received since the port was opened
-        self._seq = 0
+        self.resends = 0          # requests sent again (damage, a damaged-request ERROR, silence)
+        self.timeouts = 0         # of which after silence
+        self.payload_limit: int | None = None   # None: frames as large as the device takes
+        self._clean = 0           # requests in a row answered at the first attempt
+        # A random first seq: a board still holding the answer to an earlier session's INVOKE
+        # (docs/protocol.md, seq) must not take this session's first INVOKE for its retry.
+        self._seq = random.randrange(p.SEQ_UNKNOWN)
 
     def close(self) -> None:
         self.serial.close()
@@ -111,20 +124,48 @@ class Link:
             left, problem = deadline - time.monotonic(), None
             if left <= 0:
                 problem = f"no answer within {timeout:g} s"
+                self.timeouts += 1
                 self.splitter.clear()   # a partial frame that stopped coming is junk
             else:
                 for raw in self.splitter.feed(self._read()):
                     outcome = self._check(raw, seq, name)
                     if outcome is not None and not isinstance(outcome, str):
+                        if not problems:
+                            self._adapt(damaged=None)
                         return outcome
                     problem = problem or outcome
                 if problem is None:
                     continue
             problems.append(problem)
+            if not problem.startswith("no answer"):
+                self._adapt(damaged=sum(not x.startswith("no answer") for x in problems))
             if len(problems) > self.retries:
                 raise self._diagnose(name, problems, self.splitter.received - received_before)
+            self.resends += 1
             self._write(wire)
             deadline = time.monotonic() + timeout
+
+    def _adapt(self, damaged: int | None) -> None:
+        """Halve the payload limit when one request meets a second damaged frame (one is a blip;
+        two mean frames this long rarely cross whole). Silence does not count: a frame cut short
+        costs a timeout and then the device's ERROR for its remains, one damage. None: a request
+        answered at its first attempt."""
+        if damaged is None:
+            self._clean += 1
+            if self.payload_limit is not None and self._clean >= GROW_AFTER:
+                self.payload_limit, self._clean = self.payload_limit * 2, 0
+                if self.payload_limit >= p.MAX_PAYLOAD_HIGHEST:
+                    self.payload_limit = None
+            return
+        self._clean = 0
+        if damaged == 2:
+            current = self.payload_limit or p.DEFAULT_MAX_PAYLOAD
+            self.payload_limit = max(MIN_PAYLOAD, current // 2)
+
+    def chunk(self, max_payload: int, header: int) -> int:
+        """Data bytes per SET_INPUT/GET_OUTPUT frame: the device's limit, or less on a noisy link."""
+        limit = max_payload if self.payload_limit is None else min(max_payload, self.payload_limit)
+        return max(1, limit - header)
 
     def _check(self, raw: bytes, seq: int, name: str):
         """The response in frame ``raw`` if it answers ``seq``; a string if it shows the exchange
@@ -293,13 +334,14 @@ class Device:
         info, data = self.info(), bytes(data)
         if len(data) != info.input_bytes:
             raise TinyrtError(f"input is {len(data)} bytes, the model on the device takes {info.input_bytes}")
-        step = info.max_payload - 4
-        for offset in range(0, len(data), step):
-            chunk = data[offset:offset + step]
+        offset = 0
+        while offset < len(data):
+            chunk = data[offset:offset + self.link.chunk(info.max_payload, 4)]
             ack = self.link.request(p.SetInput(offset, chunk))
             if (ack.offset, ack.length) != (offset, len(chunk)):
                 raise TinyrtError(f"device stored {ack.length} input bytes at {ack.offset}, "
                                   f"sent {len(chunk)} at {offset}")
+            offset += len(chunk)
 
     def invoke(self, runs: int = 1, timeout: float | None = None) -> list[int]:
         """Run the model ``runs`` times; one count per run in ``info().latency_unit``."""
@@ -324,9 +366,9 @@ class Device:
         """All outputs of the last run, packed one after another. NOT_READY (a ``TinyrtError``)
         unless that run computed on the input as SET_INPUT wrote it: docs/protocol.md, "State"."""
         info = self.info()
-        step, out = info.max_payload - 4, bytearray()
+        out = bytearray()
         while len(out) < info.output_bytes:
-            n = min(step, info.output_bytes - len(out))
+            n = min(self.link.chunk(info.max_payload, 4), info.output_bytes - len(out))
             chunk = self.link.request(p.GetOutput(len(out), n))
             if chunk.offset != len(out) or len(chunk.data) != n:
                 raise TinyrtError(f"GET_OUTPUT returned {len(chunk.data)} bytes at {chunk.offset}, "

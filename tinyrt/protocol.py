@@ -11,13 +11,20 @@ import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+# The device's twins of these constants are in firmware/protocol.h (TR_PROTO_*, TR_CMD_*, TR_ERR_*,
+# TR_FLAG_*); tests/test_protocol_constants.py parses the header and fails when they drift.
 VERSION = 1
 HEADER = struct.Struct("<BBHH")
 OVERHEAD = HEADER.size + 4
 DEFAULT_MAX_PAYLOAD = 512
+MAX_PAYLOAD_LOWEST, MAX_PAYLOAD_HIGHEST = 128, 65000   # what -DTR_PROTO_MAX_PAYLOAD may be
 SEQ_UNKNOWN = 0xFFFF
 ERROR_TYPE = 0xFF
 RESPONSE_BIT = 0x80
+ERROR_PAYLOAD = struct.Struct("<BBI")   # code, command, detail
+STR_MAX = 48        # INFO strings are cut to this many bytes
+MAX_TENSORS = 4     # inputs, and outputs, INFO can describe
+MAX_RANK = 6
 
 
 class Command(IntEnum):
@@ -184,7 +191,7 @@ class _Reader:
 
 
 def _str(text: str) -> bytes:
-    raw = text.encode("ascii")[:48]
+    raw = text.encode("ascii")[:STR_MAX]
     return bytes([len(raw)]) + raw
 
 
@@ -289,7 +296,7 @@ class TensorInfo:
 
 
 _INFO_FIXED = "HBBHBIIII"
-FLAG_PROFILE, FLAG_INPUT_COPY, FLAG_INPUTS_PRESERVED = 1, 2, 4
+FLAG_PROFILE, FLAG_INPUT_COPY, FLAG_INPUTS_PRESERVED = 0x01, 0x02, 0x04
 
 
 @dataclass(frozen=True)
@@ -427,10 +434,10 @@ class DeviceError:
 
     @classmethod
     def decode(cls, payload: bytes) -> "DeviceError":
-        return cls(*_Reader(payload, "ERROR").unpack("BBI"))
+        return cls(*ERROR_PAYLOAD.unpack(_Reader(payload, "ERROR").take(ERROR_PAYLOAD.size)))
 
     def encode(self) -> bytes:
-        return struct.pack("<BBI", self.code, self.command, self.detail)
+        return ERROR_PAYLOAD.pack(self.code, self.command, self.detail)
 
     @property
     def retryable(self) -> bool:
