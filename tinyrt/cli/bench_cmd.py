@@ -10,13 +10,14 @@ from .common import add_json, add_kernels, write_json
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks beside TFLite Micro (needs ../shared)")
-    p.add_argument("what", choices=["memory", "latency", "quant", "mixed", "fp16", "fuzz"],
+    p.add_argument("what", choices=["memory", "latency", "quant", "mixed", "fp16", "fuzz", "link"],
                    help="memory: arena per model; latency: deploy every model on --board; "
                         "quant: tinyrt's int8 quantisation vs TensorFlow's; mixed: the most "
                         "sensitive layers in FP16, SQNR and measured cost on --board; fp16: "
                         "FP16 models with FP16 and FP32 compute beside int8 on --board "
                         "(qemu-m55 computes FP16 with MVE); fuzz: mutated models must be refused "
-                        "clearly or compile and run bit-exact")
+                        "clearly or compile and run bit-exact; link: inferences through a "
+                        "fault-injecting proxy to an emulated board")
     p.add_argument("--models", metavar="NAMES",
                    help="latency, mixed, fp16: comma-separated model names (default: every model)")
     p.add_argument("--top-k", type=int, default=3,
@@ -34,8 +35,38 @@ def register(sub) -> None:
                    help="memory: plan only, do not deploy to measure peak SRAM and latency")
     p.add_argument("--count", type=int, default=1000, help="fuzz: mutants per model (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="fuzz: the mutations' seed (default 0)")
+    _add_link_args(p)
     add_json(p)
     p.set_defaults(func=run)
+
+
+def _add_link_args(p) -> None:
+    g = p.add_argument_group("link", "bench link: --count inferences of the example model through "
+                                     "a faulty link with these rates (per byte; --delay per chunk) "
+                                     "and --seed")
+    for name, default in (("corrupt", 0.01), ("drop", 0.001), ("duplicate", 0.001),
+                          ("reorder", 0.001), ("delay", 0.01)):
+        g.add_argument(f"--{name}", type=float, default=default, metavar="RATE",
+                       help=f"link: {name} rate (default {default})")
+    g.add_argument("--resets", type=int, default=1,
+                   help="link: board restarts in the middle of an inference (default 1)")
+
+
+def _link(args, shared):
+    from ..linkproxy import Faults, bench_link
+    faults = Faults(corrupt=args.corrupt, drop=args.drop, duplicate=args.duplicate,
+                    reorder=args.reorder, delay=args.delay, seed=args.seed)
+    r = bench_link(args.count, faults, args.board, resets=args.resets)
+    print(table(["inferences", "verified", "reported failures", "silently wrong", "resends",
+                 "of which timeouts", "board resets", "elapsed s"],
+                [[r["inferences"], r["verified"], r["reported_failures"], r["silently_wrong"],
+                  r["resends"], r["timeouts"], r["resets"], r["elapsed_s"]]],
+                title=f"the example model on {args.board} through a faulty link: corrupt "
+                      f"{args.corrupt}, drop {args.drop}, duplicate {args.duplicate}, reorder "
+                      f"{args.reorder} per byte, delay {args.delay} per chunk, seed {args.seed}"))
+    for kind, n in r["failure_kinds"].items():
+        print(f"  reported: {n} x {kind}")
+    return r
 
 
 def _memory(args, shared):
@@ -178,10 +209,12 @@ def run(args) -> int:
             shared = bench.shared_dir(args.shared)
         except TinyrtError:
             shared = None
+    elif args.what == "link":   # the example model is built in code
+        shared = None
     else:
         shared = bench.shared_dir(args.shared)
     rows = {"memory": _memory, "latency": _latency, "quant": _quant,
-            "mixed": _mixed, "fp16": _fp16, "fuzz": _fuzz}[args.what](args, shared)
+            "mixed": _mixed, "fp16": _fp16, "fuzz": _fuzz, "link": _link}[args.what](args, shared)
     extra = rows if isinstance(rows, dict) else {"rows": rows}
     write_json(args.json, {"benchmark": args.what, "board": args.board, **extra})
     return 0
