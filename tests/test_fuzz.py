@@ -175,3 +175,29 @@ def test_a_huge_shape_is_refused():
     y = b.tensor((1, 1 << 20, 1 << 20, 8), scale=0.1)
     b.op("RELU", [x], [y])
     refused(write_tflite(b.graph([y])), "more than any board holds")
+
+
+def test_a_tensor_name_with_nul_quote_backslash_or_comment_end_still_builds(tmp_path):
+    """A mutated string length pulled NUL bytes into a layer name: the generated C did not
+    compile ('null character(s) preserved in literal')."""
+    from tinyrt import host
+    b = ModelBuilder()
+    x = b.input((1, 8), scale=0.1)
+    y = b.tensor((1, 8), scale=0.1)
+    b.op("RELU", [x], [y])
+    b.tensors[y].name = 'relu\x00"out\\put*/??/\nend'
+    graph = parse_tflite(write_tflite(b.graph([y])))
+    assert graph.t(1).name == "relu__out_put*___/_end"
+    host.write_project(codegen.render(codegen.lower(graph, HOST)), tmp_path)
+    host.build(tmp_path, HOST)
+
+
+def test_scales_without_zero_points_are_refused():
+    """tinyrt read them as zero points of 0 and compiled; tflite-runtime refuses the model."""
+    from tinyrt.ir import Quant
+    b = ModelBuilder()
+    x = b.input((1, 8), scale=0.1)
+    y = b.tensor((1, 8), scale=0.1)
+    b.op("RELU", [x], [y])
+    b.tensors[y].quant = Quant(np.array([0.1], np.float32), np.zeros(0, np.int64))
+    refused(write_tflite(b.graph([y])), "1 scales and 0 zero points")

@@ -111,8 +111,16 @@ def _check_dataflow(graph: Graph, where: str) -> None:
             raise _invalid(where, f"graph output {t} '{graph.t(t).name}' is never computed")
 
 
+def c_safe_name(name: str) -> str:
+    """``name`` with what would break the generated C replaced by '_': names are printed into C
+    string literals and comments, where a NUL, a newline, a quote, a backslash, a trigraph
+    ("??/") or "*/" from a damaged or hostile file would end them early."""
+    name = "".join(c if c.isprintable() and c not in '"\\?' else "_" for c in name)
+    return name.replace("*/", "*_")
+
+
 def _read_tensor(model, buf: bytes, t, index: int, where: str) -> Tensor:
-    tname = (t.Name() or b"").decode("utf-8", "replace") or f"tensor_{index}"
+    tname = c_safe_name((t.Name() or b"").decode("utf-8", "replace")) or f"tensor_{index}"
     ttype = t.Type()
     if ttype not in schema.TENSOR_TYPES:
         raise TinyrtError(
@@ -175,7 +183,7 @@ def _read_quant(t, shape: tuple, dtype: str, what: str, where: str) -> Quant | N
     if q is None or q.ScaleLength() == 0:
         return None
     scale = q.ScaleAsNumpy().astype(np.float32)
-    zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros_like(scale, np.int64)
+    zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros(0, np.int64)
     axis = int(q.QuantizedDimension())
     rank = len(shape)
     if scale.size > 1 and not 0 <= axis < max(rank, 1):
