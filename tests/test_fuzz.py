@@ -61,6 +61,16 @@ def test_a_hang_is_killed_and_counted_and_the_worker_recovers():
         worker.close()
 
 
+def test_tflite_runtime_dying_on_a_mutant_counts_as_its_refusal_not_as_a_tinyrt_crash():
+    tally = fuzz.Tally("m")
+    fuzz._count(tally, {"outcome": "died", "stage": "tflite-runtime",
+                        "message": "worker exit code -11"}, 0, "bitflip")
+    fuzz._count(tally, {"outcome": "died", "stage": "compile"}, 1, "bitflip")
+    fuzz._count(tally, {"outcome": "hang", "stage": "host build and run"}, 2, "bitflip")
+    assert (tally.tflite_refused, tally.crashes, tally.hangs) == (1, 1, 1)
+    assert (tally.mutants, tally.compiled, tally.checked) == (3, 2, 2)
+
+
 # --- the crashes the fuzzer found, each in its minimal form ----------------------------------------
 
 def conv_model(out_scale=0.1, w_scales=(0.01,), bias_size=3):

@@ -278,21 +278,23 @@ _LOST = {("hang", "compile"): "hang", ("died", "compile"): "crash",
          ("hang", "host build and run"): "hang", ("died", "host build and run"): "check_error"}
 
 
+_COUNTERS = {"refused": "refused", "crash": "crashes", "hang": "hangs"}
+
+
 def _count(t: Tally, r: dict, index: int, what: str) -> None:
     t.mutants += 1
-    finding = {"mutant": index, "mutation": what, **r}
     kind = _LOST.get((r["outcome"], r.get("stage")), r["outcome"])
-    if kind in ("refused", "crash", "hang"):
-        setattr(t, {"refused": "refused", "crash": "crashes", "hang": "hangs"}[kind],
-                getattr(t, {"refused": "refused", "crash": "crashes", "hang": "hangs"}[kind]) + 1)
+    if kind in _COUNTERS:
+        setattr(t, _COUNTERS[kind], getattr(t, _COUNTERS[kind]) + 1)
         if r.get("stage") not in (None, "compile"):   # lost while checking a compiled mutant
             t.compiled, t.checked = t.compiled + 1, t.checked + 1
         if kind != "refused":
-            t.findings.append(finding)
+            t.findings.append({"mutant": index, "mutation": what, **r})
         return
     t.compiled += 1
-    check = r.get("check") or ({"result": kind, "message": r.get("message")}
-                               if kind != "compiled" else None)
+    check = r.get("check")
+    if kind != "compiled":   # the worker was lost in tflite-runtime: its failure, not ours
+        check = {"result": kind, "message": r.get("message")}
     if check is None:
         return
     result = check["result"]
