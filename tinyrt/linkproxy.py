@@ -328,7 +328,7 @@ class _LinkRun:
         at = {int((k + 0.5) * count / resets) for k in range(resets)} if resets else set()
         started = time.monotonic()
         with Device.open(self.proxy.url, timeout=self.timeout, retries=self.retries,
-                         invoke_timeout=30.0) as dev, \
+                         invoke_timeout=3.0) as dev, \
                 Progress("inferences through the faulty link", count, enabled=progress) as bar:
             for i in range(count):
                 self.one(dev, random_inputs(self.graph, rng), i in at)
