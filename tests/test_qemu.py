@@ -110,7 +110,7 @@ def test_command_line_is_deterministic_and_headless():
     cmd = qemu.command(load_board("qemu-m55"), "fw.elf", 4321)
     assert cmd == ["qemu-system-arm", "-machine", "mps3-an547", "-nographic", "-monitor", "none",
                    "-icount", "shift=0", "-kernel", "fw.elf",
-                   "-serial", "tcp:127.0.0.1:4321,server=on,wait=off"]
+                   "-serial", "tcp:127.0.0.1:4321,server=on,wait=off,nodelay=on"]
 
 
 def test_real_boards_are_not_emulated():

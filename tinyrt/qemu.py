@@ -26,7 +26,7 @@ QEMU = "qemu-system-arm"
 INSTALL_HINT = "apt-get install qemu-system-arm"
 
 # Every QEMU this process started and has not stopped: stopped at exit, so an interrupted run
-# leaves no emulator spinning on a core (the firmware polls its UART while idle).
+# leaves no emulator running after the command (the firmware sleeps with WFI while idle).
 _RUNNING: "weakref.WeakSet[QemuBoard]" = weakref.WeakSet()
 
 
@@ -52,7 +52,7 @@ def command(board: dict, elf: str | os.PathLike, port: int | str, qemu: str = QE
     return [qemu, "-machine", flash["machine"], *flash.get("args", []),
             "-nographic", "-monitor", "none", "-icount", "shift=0",
             "-kernel", str(elf),
-            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off"]
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on"]
 
 
 def free_port() -> int:
