@@ -211,3 +211,30 @@ def test_scales_without_zero_points_are_refused():
     b.op("RELU", [x], [y])
     b.tensors[y].quant = Quant(np.array([0.1], np.float32), np.zeros(0, np.int64))
     refused(write_tflite(b.graph([y])), "1 scales and 0 zero points")
+
+
+def test_options_of_another_op_type_are_refused():
+    """tinyrt read them as the op's own options and compiled; tflite-runtime reads none
+    (strides of 0) and refuses."""
+    b, y = conv_model()
+    data = bytearray(write_tflite(b.graph([y])))
+    op = tflite.Model.GetRootAsModel(data, 0).Subgraphs(0).Operators(0)
+    data[op._tab.Pos + op._tab.Offset(10)] = tflite.BuiltinOptions.Pool2DOptions
+    refused(bytes(data), "CONV_2D has options of type Pool2DOptions; it takes Conv2DOptions")
+
+
+def test_a_schema_version_other_than_3_is_refused():
+    b, y = conv_model()
+    data = bytearray(write_tflite(b.graph([y])))
+    model = tflite.Model.GetRootAsModel(data, 0)
+    struct.pack_into("<I", data, model._tab.Pos + model._tab.Offset(4), 5645824)
+    refused(bytes(data), "schema version 5645824")
+
+
+def test_a_quantised_dimension_past_the_rank_is_refused_per_tensor_too():
+    b = ModelBuilder()
+    x = b.input((1, 8), scale=0.1)
+    y = b.tensor((1, 8), scale=0.1)
+    b.op("RELU", [x], [y])
+    b.tensors[y].quant.axis = 7
+    refused(write_tflite(b.graph([y])), "quantised along dimension 7")

@@ -35,9 +35,11 @@ def parse_tflite(buf: bytes, name: str = "model", where: str = "<bytes>") -> Gra
     _check_header(buf, where)
     try:
         model = tflite.Model.GetRootAsModel(buf, 0)
-        nsub = model.SubgraphsLength()
+        nsub, version = model.SubgraphsLength(), model.Version()
     except Exception as e:  # a flatbuffer with garbage offsets raises anything
         raise _corrupt(where, e) from None
+    if version != 3:   # the only schema version there is; anything else is damage
+        raise _invalid(where, f"schema version {version} (TFLite models are version 3)")
     if nsub != 1:
         raise TinyrtError(
             f"{where} has {nsub} subgraphs; tinyrt compiles single-subgraph models only",
@@ -186,9 +188,9 @@ def _read_quant(t, shape: tuple, dtype: str, what: str, where: str) -> Quant | N
     zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros(0, np.int64)
     axis = int(q.QuantizedDimension())
     rank = len(shape)
-    if scale.size > 1 and not 0 <= axis < max(rank, 1):
+    if not 0 <= axis < max(rank, 1):
         raise TinyrtError(
-            f"{what} is quantised per channel along dimension {axis}, "
+            f"{what} is quantised along dimension {axis}, "
             f"but it has only {rank} dimensions: the model is invalid (TFLite rejects it too)",
             ["re-convert the model with a current TFLite converter"])
     _check_quant(scale, zp, axis, shape, dtype, what, where)
@@ -235,7 +237,7 @@ def _read_op(model, op, index: int, tensors: list[Tensor], where: str) -> Op:
         if not -1 <= i < len(tensors):
             raise _corrupt(where, f"op #{index} refers to tensor {i}")
     _check_arity(op_name, index, inputs, outputs, where)
-    attrs = _read_options(op, op_name)
+    attrs = _read_options(op, op_name, index, where)
     return Op(type=op_name, inputs=inputs, outputs=outputs, attrs=attrs,
               name=tensors[outputs[0]].name if outputs else f"op{index}")
 
@@ -251,11 +253,17 @@ def _check_arity(op_name: str, index: int, inputs: list[int], outputs: list[int]
         raise _invalid(where, f"op #{index} {op_name} has outputs {outputs}; it writes one tensor")
 
 
-def _read_options(op, op_name: str) -> dict:
+def _read_options(op, op_name: str, index: int, where: str) -> dict:
     table_name, fields = schema.OPTIONS[op_name]
     attrs = {attr: schema.default(attr, kind) for attr, _, kind in fields}
     if table_name is None or op.BuiltinOptions() is None:
         return attrs
+    kind = op.BuiltinOptionsType()
+    if kind != getattr(tflite.BuiltinOptions, table_name):
+        # tflite-runtime then reads no options at all (strides of 0): refused, not guessed
+        names = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
+        raise _invalid(where, f"op #{index} {op_name} has options of type "
+                              f"{names.get(kind, kind)}; it takes {table_name}")
     table = getattr(tflite, table_name)()
     opts = op.BuiltinOptions()
     table.Init(opts.Bytes, opts.Pos)
