@@ -503,12 +503,12 @@ def top1(x: np.ndarray) -> int:
 
 
 @pytest.mark.parametrize("name", SHARED_FLOAT_MODELS)
-def test_shared_model_fp16_compute_within_the_rule_and_top1(shared_models, name):
+def test_shared_model_fp16_compute_within_the_rule_and_top1(shared_models, name, tmp_path):
     graph = quantize_fp16(read_tflite(str(shared_models / f"{name}_float.tflite")))
     model = write_tflite(graph)
     rng = np.random.default_rng(0)
     inputs = [reference.random_inputs(graph, rng) for _ in range(5)]
-    result = verify_host(graph, model, inputs=inputs, compute="fp16")
+    result = verify_host(graph, model, inputs=inputs, compute="fp16", work_dir=str(tmp_path))
     assert all(r.matches for r in result.runs), [r.max_abs_diff for r in result.runs]
     fp32 = codegen.lower(graph, load_board("host"), compute="fp32")
     assert result.lowered.plan.arena_bytes < fp32.plan.arena_bytes
@@ -641,7 +641,7 @@ def run_on_qemu(graph, board, inputs, extra_cflags=()):
 @requires_qemu
 @pytest.mark.parametrize("zoo,out_shape,speedup", [(kernel_zoo, (1, 10), 3),
                                                    (leftover_zoo, (1, 15), 3)])
-def test_mve_kernels_equal_the_portable_ones_bit_for_bit(zoo, out_shape, speedup):
+def test_mve_kernels_equal_the_portable_ones_bit_for_bit(zoo, out_shape, speedup, tmp_path):
     """The same FP16 model on qemu-m55 with the MVE kernels and with -DTINYRT_PORTABLE_F16, and
     on the host (portable): identical output bits, and the MVE build is much faster; every layer
     runs its MVE variant."""
@@ -656,7 +656,8 @@ def test_mve_kernels_equal_the_portable_ones_bit_for_bit(zoo, out_shape, speedup
     assert {layer.variant for layer in weighted} == {"mve"}, \
         [(layer.op_type, layer.variant) for layer in weighted]
     _, portable, portable_counts = run_on_qemu(graph, board, inputs, ["-DTINYRT_PORTABLE_F16"])
-    result = verify_host(graph, write_tflite(graph), inputs=inputs, compute="fp16")
+    result = verify_host(graph, write_tflite(graph), inputs=inputs, compute="fp16",
+                         work_dir=str(tmp_path))
     exe = host.build(Path(result.project_dir), load_board("host"))
     on_host = host.run(exe, inputs, [(out_shape, "float32")])
     for a, b, h in zip(mve, portable, on_host):

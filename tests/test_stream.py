@@ -231,11 +231,11 @@ def test_a_model_that_fits_no_plan_names_the_best_peak_and_the_budget(shared_mod
     assert "too many" in message
 
 
-def test_the_input_can_be_read_row_by_row_instead_of_held_whole(shared_models):
+def test_the_input_can_be_read_row_by_row_instead_of_held_whole(shared_models, tmp_path):
     graph = read_tflite(shared_models / "vww_int8.tflite")
     board = {**DSP_TWIN, "patch": "off", "stream_input": True}
     result = verify_host(graph, str(shared_models / "vww_int8.tflite"), runs=2, board=board,
-                         extra_cflags=ACLE)
+                         extra_cflags=ACLE, work_dir=str(tmp_path))
     assert all(r.bit_exact for r in result.runs), result.project_dir
     held = codegen.lower(graph, {**DSP_TWIN, "patch": "auto"}).plan.arena_bytes
     assert result.lowered.plan.arena_bytes < held - graph.t(graph.inputs[0]).nbytes / 2

@@ -6,6 +6,7 @@ Both return the same report dict (the JSON report of `tinyrt deploy`).
 from __future__ import annotations
 
 import collections
+import shutil
 import tempfile
 
 import numpy as np
@@ -55,10 +56,14 @@ def deploy_host(model_path: str, board: dict, runs: int = 10, seed: int = 0,
     inputs = load_inputs(inputs_path, graph, runs, seed)
     step(f"building {graph.name} for host and comparing {len(inputs)} runs", not quiet)
     work = work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{graph.name}-")
-    result = verify_host(graph, model_path, work_dir=work, inputs=inputs, board=board,
-                         compute=compute)
-    sizes = host.flash_bytes(result.project_dir, board)
+    try:
+        result = verify_host(graph, model_path, work_dir=work, inputs=inputs, board=board,
+                             compute=compute)
+        sizes = host.flash_bytes(result.project_dir, board)
+    finally:
+        if work_dir is None:   # a project made here leaves nothing behind
+            shutil.rmtree(work, ignore_errors=True)
     report = base_report(result.lowered, model_path)
     report.update(summary(result.runs), flash_bytes=sizes["flash_bytes"],
-                  code_bytes=sizes["code_bytes"], project_dir=result.project_dir)
+                  code_bytes=sizes["code_bytes"], project_dir=work_dir)
     return report

@@ -8,6 +8,7 @@ already runs the firmware.
 from __future__ import annotations
 
 import shlex
+import shutil
 import statistics
 import tempfile
 from pathlib import Path
@@ -62,10 +63,23 @@ def deploy_device(model_path: str, board: dict, runs: int = 10, seed: int = 0,
                   port: str | None = None, profile: bool = False, dry_run: bool = False,
                   quiet: bool = False, compute: str = "auto") -> dict | None:
     lowered, project = prepare(model_path, board, work_dir, compute, quiet)
-    if dry_run:
+    if dry_run:   # the printed commands name the project's files: it stays
         for cmd in dry_run_commands(board, project, profile):
             print(shlex.join(cmd))
         return None
+    try:
+        report = _build_and_run(lowered, project, model_path, board, runs, seed, inputs_path,
+                                port, profile, quiet)
+    finally:
+        if work_dir is None:   # a project tinyrt made for itself leaves nothing behind
+            shutil.rmtree(project, ignore_errors=True)
+    if work_dir is None:
+        report["project_dir"] = report["elf"] = None
+    return report
+
+
+def _build_and_run(lowered, project, model_path, board, runs, seed, inputs_path, port, profile,
+                   quiet) -> dict:
     step(f"building firmware for {board['id']}", not quiet)
     fw = build_firmware(lowered, project, board, profile)
     emulator = None

@@ -47,10 +47,10 @@ def measure(shared: Path, name: str, runs: int, kind: str) -> dict:
                                seed=0)
     board = load_board("host")
     lowered = codegen.lower(graph, board, compute="fp16")
-    work = Path(tempfile.mkdtemp(prefix=f"tinyrt-fp16acc-{name}-"))
-    host.write_project(codegen.render(lowered), work)
     specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
-    got = [o[0] for o in host.run(host.build(work, board), inputs, specs)]
+    with tempfile.TemporaryDirectory(prefix=f"tinyrt-fp16acc-{name}-") as work:
+        host.write_project(codegen.render(lowered), Path(work))
+        got = [o[0] for o in host.run(host.build(Path(work), board), inputs, specs)]
     refs = [ref.run(x)[0] for x in inputs]
     diff = [float(np.abs(r.astype(np.float64) - g).max()) for r, g in zip(refs, got)]
     scale = [float(np.abs(r).max()) for r in refs]

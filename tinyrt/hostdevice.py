@@ -76,6 +76,8 @@ class HostDevice:
             raise TinyrtError(f"the host firmware exited with status {self.process.returncode}\n"
                               f"{self.stderr().strip()[-4000:]}")
 
+    owned_dir: Path | None = None   # the project launch() made for it, removed by stop()
+
     def stop(self, timeout: float = 5.0) -> str:
         """End the program (if still running) and return what it wrote to stderr."""
         if self.alive:
@@ -88,7 +90,11 @@ class HostDevice:
         if self._slave_fd >= 0:
             os.close(self._slave_fd)
             self._slave_fd = -1
-        return self.stderr()
+        text = self.stderr()
+        if self.owned_dir is not None:
+            shutil.rmtree(self.owned_dir, ignore_errors=True)
+            self.owned_dir = None
+        return text
 
     def __enter__(self) -> "HostDevice":
         return self
@@ -129,6 +135,14 @@ def launch(model, work_dir: str | os.PathLike | None = None, profile: bool = Fal
     board = board or load_board("host")
     lowered = model if hasattr(model, "plan") else codegen.lower(model, board)
     work = Path(work_dir or tempfile.mkdtemp(prefix="tinyrt-hostdev-"))
-    exe = build(codegen.render(lowered, host_main=False), work, board, profile=profile, sanitize=sanitize,
-                extra_cflags=list(extra_cflags))
-    return start(exe)
+    try:
+        exe = build(codegen.render(lowered, host_main=False), work, board, profile=profile,
+                    sanitize=sanitize, extra_cflags=list(extra_cflags))
+        device = start(exe)
+    except BaseException:
+        if work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    if work_dir is None:
+        device.owned_dir = work   # removed by stop()
+    return device

@@ -2,6 +2,7 @@
 with tflite-runtime's reference kernels."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,14 +91,21 @@ def verify_host(graph: Graph, model: bytes | str | None = None, runs: int = 5, s
     ref = reference.Reference(model if model is not None else write_tflite(graph))
     lowered = codegen.lower(graph, board, compute=compute)
     work = Path(work_dir or tempfile.mkdtemp(prefix="tinyrt-"))
-    host.write_project(codegen.render(lowered), work)
-    exe = host.build(work, board, extra_cflags=list(extra_cflags))
-    if inputs is None:
-        rng = np.random.default_rng(seed)
-        inputs = [reference.random_inputs(graph, rng) for _ in range(runs)]
-    specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
-    got = host.run(exe, inputs, specs)
     result = Verification(lowered=lowered, project_dir=str(work))
-    for i, (x, y) in enumerate(zip(inputs, got)):
-        result.runs.append(compare(ref.run(x), y, i, lowered.compute))
+    try:
+        host.write_project(codegen.render(lowered), work)
+        exe = host.build(work, board, extra_cflags=list(extra_cflags))
+        if inputs is None:
+            rng = np.random.default_rng(seed)
+            inputs = [reference.random_inputs(graph, rng) for _ in range(runs)]
+        specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
+        got = host.run(exe, inputs, specs)
+        for i, (x, y) in enumerate(zip(inputs, got)):
+            result.runs.append(compare(ref.run(x), y, i, lowered.compute))
+    finally:
+        # a project made here is removed, unless an output differs: then it stays to be read
+        # (project_dir names it in the failure)
+        if work_dir is None and not (result.runs and not result.ok):
+            shutil.rmtree(work, ignore_errors=True)
+            result.project_dir = ""
     return result
