@@ -106,15 +106,21 @@ def streamable(graph: Graph, op: Op) -> bool:
     return _global_pool(graph, op)
 
 
-def row_window(graph: Graph, op: Op) -> tuple[int, int, int, int]:
-    """(stride, pad, window rows, input rows) along the rows: output row r reads input rows
-    [r * stride - pad, + window) clipped to [0, input rows); elementwise ops read row r."""
-    h = graph.t(op.inputs[0]).shape[1]
+def axis_window(graph: Graph, op: Op, axis: int = 1) -> tuple[int, int, int, int]:
+    """(stride, pad, window size, input size) along ``axis`` (1: rows, 2: columns): output
+    position p reads input positions [p * stride - pad, + window) clipped to [0, input size);
+    elementwise ops read position p."""
+    size = graph.t(op.inputs[0]).shape[axis]
     if op.type in WINDOWED:
         k_h, k_w = graph.t(op.inputs[1]).shape[1:3]
         win = window(graph, op, k_h, k_w, graph.t(op.outputs[0]).shape[3])
-        return win.y.stride, win.y.pad, (k_h - 1) * win.y.dilation + 1, h
-    return 1, 0, 1, h
+        a, k = (win.y, k_h) if axis == 1 else (win.x, k_w)
+        return a.stride, a.pad, (k - 1) * a.dilation + 1, size
+    return 1, 0, 1, size
+
+
+def row_window(graph: Graph, op: Op) -> tuple[int, int, int, int]:
+    return axis_window(graph, op, 1)
 
 
 def rows_read(geometry: tuple[int, int, int, int], row: int) -> tuple[int, int]:

@@ -13,7 +13,6 @@ contiguous in the line buffer); a stage where another reader makes them wider is
 from __future__ import annotations
 
 from .ir import Graph
-from .ops.geometry import window
 
 WINDOWED = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
@@ -26,12 +25,8 @@ def split(width: int, tiles: int) -> list[tuple[int, int]]:
 
 def col_window(graph: Graph, op) -> tuple[int, int, int, int]:
     """(stride, pad, window columns, input columns) along the columns."""
-    w = graph.t(op.inputs[0]).shape[2]
-    if op.type in WINDOWED:
-        k_h, k_w = graph.t(op.inputs[1]).shape[1:3]
-        win = window(graph, op, k_h, k_w, graph.t(op.outputs[0]).shape[3])
-        return win.x.stride, win.x.pad, (k_w - 1) * win.x.dilation + 1, w
-    return 1, 0, 1, w
+    from .stream import axis_window
+    return axis_window(graph, op, 2)
 
 
 def cols_read(geometry: tuple[int, int, int, int], c0: int, c1: int) -> tuple[int, int]:

@@ -24,16 +24,7 @@
 TINYRT_KERNEL int8_t add_dsp_one(int mode, int32_t acc, int32_t mult, int32_t shift,
                                  int32_t add, int32_t act_min, int32_t act_max)
 {
-    int32_t y;
-    if (mode == TR_RQ_RIGHT) {
-        const int32_t x = tr_smmulr(acc, mult);
-        y = (x + add + (x >> 31)) >> shift;
-    } else if (mode == TR_RQ_LEFT) {
-        y = tr_smmulr((int32_t)((uint32_t)acc << shift), mult) + add;
-    } else {
-        y = tr_requant(TR_RQ_EXACT, acc, mult, shift, add);
-    }
-    return tr_clamp_s8(y, act_min, act_max);
+    return tr_clamp_s8(tr_requant_doubled(mode, acc, mult, shift, add), act_min, act_max);
 }
 
 TINYRT_KERNEL void add_s8_dsp(const int8_t *in1, const int8_t *in2, int8_t *out, int size,

@@ -77,16 +77,7 @@ TINYRT_KERNEL void dwconv_dsp_mac4(int32_t *a0, int32_t *a1, int32_t *a2, int32_
 TINYRT_KERNEL int8_t dwconv_dsp_out(int mode, int32_t acc, int32_t mult, int32_t shift,
                                     int32_t add, int32_t act_min, int32_t act_max)
 {
-    int32_t y;
-    if (mode == TR_RQ_RIGHT) {
-        const int32_t x = tr_smmulr(acc, mult);
-        y = (x + add + (x >> 31)) >> shift;
-    } else if (mode == TR_RQ_LEFT) {
-        y = tr_smmulr((int32_t)((uint32_t)acc << shift), mult) + add;
-    } else {
-        y = tr_requant(TR_RQ_EXACT, acc, mult, shift, add);
-    }
-    return tr_clamp_s8(y, act_min, act_max);
+    return tr_clamp_s8(tr_requant_doubled(mode, acc, mult, shift, add), act_min, act_max);
 }
 
 /* Copy the window at input origin (iy0, ix0) into patch [k_h, k_w, channels]; taps outside

@@ -167,6 +167,24 @@ static inline __attribute__((always_inline)) int32_t tr_requant(int mode, int32_
     return tr_requantize(acc, mult, shift) + add;
 }
 
+/* tr_requant + tr_clamp_s8 for an accumulator the generator has already doubled (the weights
+ * or a table carry the factor 2 of TR_RQ_RIGHT's SMMULR(2 acc)): RIGHT takes SMMULR(acc) and
+ * LEFT shifts by one less (`shift` is TFLite's shift there); EXACT is not doubled. */
+static inline __attribute__((always_inline)) int32_t tr_requant_doubled(int mode, int32_t acc,
+                                                                        int32_t mult,
+                                                                        int32_t shift,
+                                                                        int32_t add)
+{
+    if (mode == TR_RQ_RIGHT) {
+        const int32_t x = tr_smmulr(acc, mult);
+        return (x + add + (x >> 31)) >> shift;
+    }
+    if (mode == TR_RQ_LEFT) {
+        return tr_smmulr((int32_t)((uint32_t)acc << shift), mult) + add;
+    }
+    return tr_requant(TR_RQ_EXACT, acc, mult, shift, add);
+}
+
 /* Clamp a requantised value to the activation range and narrow it to int8: one SSAT when the
  * range is the whole int8 range (both bounds are literals, so the test folds away). */
 static inline __attribute__((always_inline)) int8_t tr_clamp_s8(int32_t y, int32_t act_min,
