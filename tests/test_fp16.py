@@ -36,13 +36,12 @@ def run_host(graph, runs: int = 3, seed: int = 0, extra_cflags=()):
     board = load_board("host")
     ref = reference.Reference(write_tflite(graph))
     lowered = codegen.lower(graph, board)
-    work = Path(tempfile.mkdtemp(prefix="tinyrt-fp16-"))
-    host.write_project(codegen.render(lowered), work)
-    exe = host.build(work, board, extra_cflags=list(extra_cflags))
     rng = np.random.default_rng(seed)
     inputs = [reference.random_inputs(graph, rng) for _ in range(runs)]
     specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
-    got = host.run(exe, inputs, specs)
+    with tempfile.TemporaryDirectory(prefix="tinyrt-fp16-") as work:
+        host.write_project(codegen.render(lowered), Path(work))
+        got = host.run(host.build(Path(work), board, extra_cflags=list(extra_cflags)), inputs, specs)
     return lowered, [(r, g) for x, outs in zip(inputs, got) for r, g in zip(ref.run(x), outs)]
 
 

@@ -618,15 +618,18 @@ def test_qemu_7_2_does_not_execute_mve_vcvt_between_f16_and_f32(mve_probe):
         assert answer != want, f"QEMU now executes MVE op {op} correctly"
 
 
+def _build(lowered, board, work, extra_cflags):
+    host.write_project(codegen.render(lowered, host_main=False), work)
+    return firmware.build(work, board, extra_cflags=list(extra_cflags))
+
+
 def run_on_qemu(graph, board, inputs, extra_cflags=()):
     """(lowered, outputs per input, counter per input) of ``graph`` built for ``board``."""
     from tinyrt.link import Device
     lowered = codegen.lower(graph, board)
-    work = Path(tempfile.mkdtemp(prefix="tinyrt-f16-"))
-    host.write_project(codegen.render(lowered, host_main=False), work)
-    fw = firmware.build(work, board, extra_cflags=list(extra_cflags))
     outs, counts = [], []
-    with qemu.start(board, fw.elf) as emu:
+    with tempfile.TemporaryDirectory(prefix="tinyrt-f16-") as work, \
+            qemu.start(board, _build(lowered, board, Path(work), extra_cflags).elf) as emu:
         with Device.open(emu.port, baud=board["serial"]["baud"],
                          timeout=float(board["serial"].get("timeout_s", 10))) as dev:
             for x in inputs:

@@ -103,9 +103,10 @@ def verify_host(graph: Graph, model: bytes | str | None = None, runs: int = 5, s
         for i, (x, y) in enumerate(zip(inputs, got)):
             result.runs.append(compare(ref.run(x), y, i, lowered.compute))
     finally:
-        # a project made here is removed, unless an output differs: then it stays to be read
+        # a project made here is removed, unless an output is off (byte-unequal, or a float one
+        # outside its tolerance): then it stays to be read
         # (project_dir names it in the failure)
-        if work_dir is None and not (result.runs and not result.ok):
+        if work_dir is None and all(r.matches for r in result.runs):
             shutil.rmtree(work, ignore_errors=True)
             result.project_dir = ""
     return result
