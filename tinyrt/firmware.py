@@ -166,7 +166,10 @@ def commands(project_dir: str | os.PathLike, board: dict, out_dir: str | os.Path
     units += [(fw_dir / s, FIRMWARE_OPT) for s in board["firmware"]["sources"]]
     units += [(p, FIRMWARE_OPT) for p in apps]
     base = [cc, *cpu_flags(board), *CFLAGS, *(f"-D{k}={v}" for k, v in defines(board, profile).items()),
-            "-I", str(project), "-I", str(fw_dir), *extra_cflags]
+            "-I", str(project), "-I", str(fw_dir), *extra_cflags,
+            # no folder names in the objects (debug info, __FILE__): the same model and options
+            # give the same ELF wherever it is built
+            f"-ffile-prefix-map={project}=.", f"-ffile-prefix-map={fw_dir}=firmware"]
     cmds, objs = [], []
     for src, opt in units:
         obj = out / "obj" / (src.stem + ".o")

@@ -31,7 +31,8 @@ def build(project_dir: str | os.PathLike, board: dict, extra_cflags: list[str] =
                           ["apt-get install gcc   (or set CC to your compiler)"])
     cflags = list(board.get("build", {}).get("cflags", ["-O2"])) + list(extra_cflags)
     exe = project / exe_name
-    cmd = [cc, *cflags, "-I", str(project), "-o", str(exe),
+    # no folder name in the executable (debug info with -g, __FILE__): builds are reproducible
+    cmd = [cc, *cflags, f"-ffile-prefix-map={project}=.", "-I", str(project), "-o", str(exe),
            *(str(project / f) for f in ("model.c", "model_weights.c", "main_host.c")), "-lm"]
     run_checked(cmd, "host build")
     return exe
