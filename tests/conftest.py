@@ -1,5 +1,7 @@
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,3 +18,53 @@ def shared_models():
         pytest.skip(f"../shared/models not found at {models}: the MLPerf Tiny models are not available "
                     "(set TINYRT_SHARED to the shared folder)")
     return models
+
+
+# --- the suite leaves the temp folder as it found it ---------------------------------------------
+# The session's temp folder is a private one (TMPDIR, inherited by xdist workers and by every
+# tinyrt or QEMU process a test starts): whatever is left in it at the end was left by this
+# session, not by another one running on the same machine. pytest's own tmp_path folders stay in
+# the system temp folder, where pytest keeps the last few for debugging.
+_TEMP: dict = {}
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")   # pytest-xdist: only the controller checks
+
+
+def pytest_configure(config):
+    if _is_worker(config):
+        return
+    system = tempfile.gettempdir()
+    private = tempfile.mkdtemp(prefix="tinyrt-test-session-")
+    _TEMP.update(private=private, env={k: os.environ.get(k) for k in ("TMPDIR", "PYTEST_DEBUG_TEMPROOT")},
+                 tempdir=tempfile.tempdir)
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", system)
+    os.environ["TMPDIR"] = private
+    tempfile.tempdir = private
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _is_worker(session.config) or "private" not in _TEMP:
+        return
+    private = Path(_TEMP["private"])
+    left = sorted(p.name for p in private.iterdir())
+    if left:
+        _TEMP["left"] = left
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    tempfile.tempdir = _TEMP["tempdir"]
+    for key, value in _TEMP["env"].items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    shutil.rmtree(private, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _TEMP.get("left"):
+        terminalreporter.section("temp folder not left as found", sep="=", red=True, bold=True)
+        terminalreporter.line(f"the tests left {len(_TEMP['left'])} entries in the temp folder "
+                              "(removed now; each is a leak to fix):")
+        for name in _TEMP["left"]:
+            terminalreporter.line(f"  {name}", red=True)

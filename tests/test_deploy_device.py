@@ -104,7 +104,8 @@ def test_missing_port_is_a_clear_error(tmp_path):
 
 
 def test_dry_run_prints_the_exact_build_and_qemu_commands(tmp_path):
-    proc = tinyrt("deploy", write_example(tmp_path), "--board", "qemu-m4", "--dry-run")
+    proc = tinyrt("deploy", write_example(tmp_path), "--board", "qemu-m4", "--dry-run",
+                  "--work-dir", tmp_path / "project")   # a dry run keeps the project it names
     assert proc.returncode == 0
     assert "arm-none-eabi-gcc" in proc.stdout and "-mcpu=cortex-m4" in proc.stdout
     assert "qemu-system-arm -machine mps2-an386" in proc.stdout and "-icount shift=0" in proc.stdout
