@@ -1,0 +1,71 @@
+"""On-device training (issue 11): the compute core.
+
+    project = train.generate(graph, "last:2", board)   # files + the plan's figures
+    project.files                                      # {path: text}: backbone model.c, model_train.c, ...
+    project.plan.peak_bytes                            # training peak of the arenas
+    params = train.params_from_bytes(project.tg, raw)  # {name: float32 array}
+    tflite = train.finetuned_tflite(project.tg, params)
+
+Modules: spec (the --train strings), graph (the split into an int8 backbone and an FP32 tail),
+reference (numpy training, the ground truth), plan (the training arena), lower (C calls and
+model_train.c/.h), host (build and drive the C on the host), export (trained parameters back
+into an int8 .tflite). docs/training.md describes the design and the C API.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import Graph
+from . import graph as train_graph
+from . import spec as train_spec
+from .export import finetuned_graph, finetuned_tflite, params_from_bytes
+from .graph import TrainGraph
+from .plan import TrainPlan
+
+__all__ = ["TrainProject", "prepare", "generate", "params_from_bytes", "finetuned_graph",
+           "finetuned_tflite"]
+
+
+@dataclass
+class TrainProject:
+    tg: TrainGraph
+    plan: TrainPlan
+    files: dict[str, str]
+    code: object          # lower.TrainCode
+    backbone: object      # codegen.Lowered of the backbone
+
+    def report(self) -> dict:
+        """Plain figures for reports: what trains, parameter count, memory."""
+        return {"model": self.tg.graph.name, "board": self.code.board["id"],
+                "train": {"layers": train_spec.describe(self.tg.trains, self.tg.graph),
+                          "parameters": self.tg.param_count},
+                "memory": {**self.plan.summary(),
+                           "training_peak_sram_bytes": self.plan.peak_bytes}}
+
+
+def prepare(graph: Graph, spec_text: str) -> TrainGraph:
+    """The training graph of ``graph`` for a --train string."""
+    return train_graph.build(graph, train_spec.resolve(train_spec.parse(spec_text), graph))
+
+
+def generate(graph: Graph, spec_text: str, board: dict, host_main: bool = False,
+             strategy: str = "best") -> TrainProject:
+    """Everything to build: the backbone through codegen (model.c, model.h, weights, kernels),
+    model_train.c/.h and the training kernels; with ``host_main`` the host runner
+    train_main_host.c (tinyrt/train/host.py)."""
+    import codegen
+    from codegen.render import kernel_files
+
+    from ..paths import data_dir
+    from . import lower, plan
+    tg = prepare(graph, spec_text)
+    backbone = codegen.lower(tg.backbone_graph(), board, strategy=strategy, compute="fp32")
+    files = codegen.render(backbone, host_main=False)
+    tplan = plan.plan(tg, board.get("alignment", 8), backbone.plan.arena_bytes, strategy)
+    code = lower.lower(tg, tplan, board)
+    files.update(lower.render(code))
+    for header in code.headers:
+        files.update(kernel_files(header))
+    if host_main:
+        files["train_main_host.c"] = (data_dir("templates") / "train_main_host.c").read_text()
+    return TrainProject(tg, tplan, files, code, backbone)

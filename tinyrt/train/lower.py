@@ -1,0 +1,206 @@
+"""Lower a training graph and its plan to C calls (plain data) and render model_train.c/.h.
+
+``lower(tg, plan, board)`` returns a ``TrainCode``: the kernel calls of the forward, loss,
+backward and update steps, each a (kernel, header, [argument dicts]) where an argument is a
+pointer into the training arena, the int8 boundary, a constant array in flash, NULL or a
+literal; ``render(code)`` prints them through templates/model_train.c.j2 and model_train.h.j2.
+The arguments are labelled with the kernel's parameter names read from its header, and a
+count mismatch is an error here rather than a C compiler's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jinja2
+import numpy as np
+
+from codegen.render import c_float, c_values, kernel_params
+from ..kernels import train as table
+from ..paths import data_dir
+from .graph import ACTIVATIONS, TailOp, TrainGraph
+from .plan import FLOAT, TrainPlan
+
+
+@dataclass
+class TrainCode:
+    tg: TrainGraph
+    plan: TrainPlan
+    board: dict
+    forward: list[dict] = field(default_factory=list)
+    loss: dict = field(default_factory=dict)
+    loss_act: list[dict] = field(default_factory=list)
+    backward: list[dict] = field(default_factory=list)
+    update: dict = field(default_factory=dict)
+    consts: list[dict] = field(default_factory=list)
+    variants: dict = field(default_factory=dict)   # "step op" -> variant, for reports
+
+    @property
+    def headers(self) -> list[str]:
+        calls = self.forward + self.backward + self.loss_act + [self.loss, self.update]
+        return sorted({c["header"] for c in calls})
+
+
+def _arena(plan: TrainPlan, name: str, floats: int = 0) -> dict:
+    return {"kind": "arena", "ctype": "float", "offset": plan.offset(name) + FLOAT * floats}
+
+
+def _lit(v) -> dict:
+    return {"kind": "literal", "text": c_float(v) if isinstance(v, float) else str(int(v))}
+
+
+NULL = {"kind": "literal", "text": "0"}
+
+
+class _Builder:
+    """Argument lists of one training graph's calls."""
+
+    def __init__(self, tg: TrainGraph, plan: TrainPlan, board: dict, code: TrainCode):
+        self.tg, self.plan, self.board, self.code = tg, plan, board, code
+
+    def call(self, step: str, op: str, args: list[dict]) -> dict:
+        k = table.resolve(step, op, self.board)
+        params = kernel_params(k.header).get(k.kernel)
+        if params is None or len(params) != len(args):
+            raise AssertionError(f"{k.kernel} takes {params}, {len(args)} arguments were built")
+        self.code.variants[f"{step} {op}".strip()] = k.variant
+        return {"kernel": k.kernel, "header": k.header,
+                "args": [dict(a, param=p) for a, p in zip(args, params)]}
+
+    def const(self, name: str, data: np.ndarray, comment: str) -> dict:
+        self.code.consts.append({"name": name, "count": int(data.size), "comment": comment,
+                                 "data": np.ascontiguousarray(data, np.float32)})
+        return {"kind": "flash", "name": name}
+
+    def tensor_arg(self, op: TailOp, which: str) -> dict:
+        """A weight or bias argument: the trainable block, a frozen constant or NULL."""
+        index = op.weight if which == "weight" else op.bias
+        if index is not None:
+            return _arena(self.plan, "params", self.tg.params[index].offset)
+        data = op.frozen_weight if which == "weight" else op.frozen_bias
+        if data is None:
+            return NULL
+        return self.const(f"frozen_{op.index}_{which}", data,
+                          f"{op.name} {which}s (frozen, dequantised)")
+
+    def input_args(self, op: TailOp) -> list[dict]:
+        """(input, in_s8, in_scale, in_zp): the int8 boundary or an FP32 activation."""
+        if op.x == self.tg.boundary:
+            return [{"kind": "boundary"}, _lit(1), _lit(float(self.tg.boundary_scale)),
+                    _lit(self.tg.boundary_zero_point)]
+        return [_arena(self.plan, self.plan.act[op.x]), _lit(0), _lit(0.0), _lit(0)]
+
+    def grad_arg(self, op: TailOp, param: int) -> dict:
+        return _arena(self.plan, "grads", self.tg.params[param].offset)
+
+
+def _dims(op: TailOp) -> list[int]:
+    g, (_, ih, iw, ic), (_, oh, ow, oc) = op.geom, op.x_shape, op.y_shape
+    last = g["dm"] if op.type == "DEPTHWISE_CONV_2D" else oc
+    return [ih, iw, ic, oh, ow, last, g["kh"], g["kw"], g["sh"], g["sw"], g["ph"], g["pw"]]
+
+
+def _pool_dims(op: TailOp) -> list[int]:
+    g, (_, ih, iw, ic), (_, oh, ow, _) = op.geom, op.x_shape, op.y_shape
+    return [ih, iw, ic, oh, ow, g["kh"], g["kw"], g["sh"], g["sw"], g["ph"], g["pw"]]
+
+
+def _forward(b: _Builder, op: TailOp) -> dict:
+    out = _arena(b.plan, b.plan.act[op.y])
+    act = _lit(ACTIVATIONS[op.act])
+    if op.type == "FULLY_CONNECTED":
+        sizes = [int(np.prod(op.x_shape)), int(np.prod(op.y_shape))]
+        return b.call("forward", op.type, [*b.input_args(op), b.tensor_arg(op, "weight"),
+                                           b.tensor_arg(op, "bias"), out,
+                                           *map(_lit, sizes), act])
+    if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        return b.call("forward", op.type, [*b.input_args(op), b.tensor_arg(op, "weight"),
+                                           b.tensor_arg(op, "bias"), out,
+                                           *map(_lit, _dims(op)), act])
+    return b.call("forward", op.type, [_arena(b.plan, b.plan.act[op.x]), out,
+                                       *map(_lit, _pool_dims(op)),
+                                       _lit(op.type == "MAX_POOL_2D"), act])
+
+
+def _backward(b: _Builder, op: TailOp, first: bool) -> list[dict]:
+    plan, calls = b.plan, []
+    dy = _arena(plan, plan.grad[op.y])
+    positions = int(op.y_shape[1] * op.y_shape[2])
+    if op.bias is not None:
+        calls.append(b.call("bias_grad", "", [dy, b.grad_arg(op, op.bias),
+                                              _lit(positions), _lit(op.y_shape[3])]))
+    fc = op.type == "FULLY_CONNECTED"
+    sizes = [int(np.prod(op.x_shape)), int(np.prod(op.y_shape))] if fc else None
+    if op.weight is not None:
+        calls.append(b.call("backward_weights", op.type,
+                            [*b.input_args(op), dy, b.grad_arg(op, op.weight),
+                             *map(_lit, sizes if fc else _dims(op))]))
+    if first:
+        return calls
+    grad_in = [_arena(plan, plan.grad[op.x]), _arena(plan, plan.act[op.x]),
+               _lit(ACTIVATIONS[b.tg.act_of(op.x)])]
+    if op.type in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"):
+        calls.append(b.call("backward_input", op.type,
+                            [dy, b.tensor_arg(op, "weight"), *grad_in,
+                             *map(_lit, sizes if fc else _dims(op))]))
+    else:
+        calls.append(b.call("backward_input", op.type,
+                            [dy, *grad_in, *map(_lit, _pool_dims(op))]))
+    return calls
+
+
+def lower(tg: TrainGraph, plan: TrainPlan, board: dict) -> TrainCode:
+    code = TrainCode(tg, plan, board)
+    b = _Builder(tg, plan, board, code)
+    computing = [op for op in tg.tail if not op.alias]
+    code.forward = [_forward(b, op) for op in computing]
+    last = computing[-1]
+    logits, dlogits = _arena(plan, plan.act[last.y]), _arena(plan, plan.grad[last.y])
+    code.loss = b.call("loss", "", [logits, dlogits, _lit(tg.classes), {"kind": "label"},
+                                    {"kind": "predicted"}])
+    if last.act != "NONE":
+        code.loss_act = [b.call("act_backward", "", [logits, dlogits, _lit(tg.classes),
+                                                     _lit(ACTIVATIONS[last.act])])]
+    for op in reversed(computing):
+        code.backward += _backward(b, op, op is computing[0])
+    code.update = b.call("update", "", [_arena(plan, "params"), _arena(plan, "grads"),
+                                        _arena(plan, "velocity"), _lit(tg.param_count),
+                                        {"kind": "lr"}, {"kind": "momentum"},
+                                        {"kind": "batch"}])
+    init = np.concatenate([p.init.reshape(-1) for p in tg.params]).astype(np.float32)
+    code.consts.insert(0, {"name": "train_init_params", "count": int(init.size),
+                           "comment": "initial values of the trainable parameters",
+                           "data": init})
+    return code
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["c_values"] = c_values
+    return env
+
+
+def context(code: TrainCode) -> dict:
+    tg, plan = code.tg, code.plan
+    last = [op for op in tg.tail if not op.alias][-1]
+    return {"model_name": tg.graph.name, "board": code.board["id"], "headers": code.headers,
+            "arena_bytes": plan.arena_bytes, "classes": tg.classes,
+            "param_count": tg.param_count, "consts": code.consts,
+            "forward": code.forward, "loss": code.loss, "loss_act": code.loss_act,
+            "backward": code.backward, "update": code.update,
+            "params_offset": plan.offset("params"), "grads_offset": plan.offset("grads"),
+            "velocity_offset": plan.offset("velocity"),
+            "logits_offset": plan.offset(plan.act[last.y]),
+            "steps": plan.steps,
+            "params": [{"name": p.name, "shape": list(p.shape),
+                        "offset": p.offset, "count": p.size} for p in tg.params],
+            "buffers": [{"name": b.name, "offset": b.offset, "size": b.size,
+                         "first": plan.steps[b.first], "last": plan.steps[b.last]}
+                        for b in plan.buffers]}
+
+
+def render(code: TrainCode) -> dict[str, str]:
+    env, ctx = _env(), context(code)
+    return {"model_train.c": env.get_template("model_train.c.j2").render(ctx),
+            "model_train.h": env.get_template("model_train.h.j2").render(ctx)}

@@ -1,0 +1,213 @@
+"""The numpy reference of tinyrt's training: the same math as the generated C, in float32.
+
+Same initialisation (the TrainGraph's params), same data order (samples in the order given,
+``batch`` consecutive samples per step, a shorter last batch), same arithmetic precision
+(float32 arrays; sums may be taken in another order than C's, hence a tolerance), same update:
+per sample the gradients are *added* into G; a step does ``v = m * v + G / batch``,
+``w -= lr * v``, ``G = 0``. The tail reads the int8 boundary activation, dequantised as
+``scale * (q - zero_point)``; ``boundary_activations`` gets it from tflite-runtime.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..reference import Reference
+from ..writer import write_tflite
+from .graph import TailOp, TrainGraph
+
+F32 = np.float32
+
+
+def boundary_activations(tg: TrainGraph, inputs: np.ndarray) -> np.ndarray:
+    """The int8 boundary activation of each model input (``inputs``: [N, *input shape], the
+    model's input dtype), from tflite-runtime: what the generated backbone computes."""
+    ref = Reference(write_tflite(tg.backbone_graph()))
+    return np.stack([ref.run([x])[0] for x in inputs])
+
+
+def dequantise(tg: TrainGraph, q: np.ndarray) -> np.ndarray:
+    return F32(tg.boundary_scale) * (q.astype(np.int32) - tg.boundary_zero_point).astype(F32)
+
+
+def _act(y: np.ndarray, act: str) -> np.ndarray:
+    if act == "RELU":
+        return np.maximum(y, F32(0))
+    if act == "RELU6":
+        return np.minimum(np.maximum(y, F32(0)), F32(6))
+    return y
+
+
+def act_mask(y: np.ndarray, act: str) -> np.ndarray:
+    """d act / d pre-activation, from the saved output (0 at the kinks, as the C kernels)."""
+    if act == "RELU":
+        return (y > 0).astype(F32)
+    if act == "RELU6":
+        return ((y > 0) & (y < 6)).astype(F32)
+    return np.ones_like(y, F32)
+
+
+def _patches(x: np.ndarray, op: TailOp) -> np.ndarray:
+    """[OH, OW, KH, KW, C] windows of x [H, W, C], zeros outside."""
+    g, (oh, ow) = op.geom, op.y_shape[1:3]
+    h, w, c = x.shape
+    need_h, need_w = (oh - 1) * g["sh"] + g["kh"], (ow - 1) * g["sw"] + g["kw"]
+    p = np.zeros((max(need_h, h + g["ph"]), max(need_w, w + g["pw"]), c), F32)
+    p[g["ph"]:g["ph"] + h, g["pw"]:g["pw"] + w] = x
+    out = np.empty((oh, ow, g["kh"], g["kw"], c), F32)
+    for a in range(g["kh"]):
+        for b in range(g["kw"]):
+            out[:, :, a, b] = p[a:a + (oh - 1) * g["sh"] + 1:g["sh"],
+                                b:b + (ow - 1) * g["sw"] + 1:g["sw"]]
+    return out
+
+
+def _unpatch(cols: np.ndarray, op: TailOp) -> np.ndarray:
+    """The adjoint of _patches: window gradients summed back into an [H, W, C] gradient."""
+    g, (oh, ow) = op.geom, op.y_shape[1:3]
+    h, w, c = op.x_shape[1:]
+    need_h, need_w = (oh - 1) * g["sh"] + g["kh"], (ow - 1) * g["sw"] + g["kw"]
+    p = np.zeros((max(need_h, h + g["ph"]), max(need_w, w + g["pw"]), c), F32)
+    for a in range(g["kh"]):
+        for b in range(g["kw"]):
+            p[a:a + (oh - 1) * g["sh"] + 1:g["sh"], b:b + (ow - 1) * g["sw"] + 1:g["sw"]] += \
+                cols[:, :, a, b]
+    return p[g["ph"]:g["ph"] + h, g["pw"]:g["pw"] + w]
+
+
+def _valid(op: TailOp) -> np.ndarray:
+    """1 where a window tap lies inside the input: [OH, OW, KH, KW, 1]."""
+    return _patches(np.ones(op.x_shape[1:3] + (1,), F32), op)
+
+
+def weights_of(op: TailOp, params: list[np.ndarray]):
+    w = params[op.weight] if op.weight is not None else op.frozen_weight
+    b = params[op.bias] if op.bias is not None else op.frozen_bias
+    return w, b
+
+
+def forward_op(op: TailOp, x: np.ndarray, params) -> np.ndarray:
+    """One tail op on one sample (x: the op's input, [H, W, C] or [n])."""
+    if op.alias:
+        return x
+    w, b = weights_of(op, params)
+    if op.type == "FULLY_CONNECTED":
+        y = w @ x.reshape(-1)
+    elif op.type == "CONV_2D":
+        y = np.einsum("hwabc,oabc->hwo", _patches(x, op), w)
+    elif op.type == "DEPTHWISE_CONV_2D":
+        c, dm = x.shape[2], op.geom["dm"]
+        wr = w.reshape(op.geom["kh"], op.geom["kw"], c, dm)
+        y = np.einsum("hwabc,abcm->hwcm", _patches(x, op), wr).reshape(op.y_shape[1:])
+    elif op.type == "MAX_POOL_2D":
+        cols = np.where(_valid(op) > 0, _patches(x, op), F32(-np.inf))
+        y = cols.max(axis=(2, 3))
+    else:   # AVERAGE_POOL_2D, MEAN
+        y = _patches(x, op).sum(axis=(2, 3)) / _valid(op).sum(axis=(2, 3))
+    if b is not None:
+        y = y + b
+    return _act(y.astype(F32), op.act)
+
+
+def shaped(op: TailOp, x: np.ndarray, which: str) -> np.ndarray:
+    shape = op.x_shape if which == "x" else op.y_shape
+    return x.reshape(shape[1:]) if op.type != "FULLY_CONNECTED" else x.reshape(-1)
+
+
+def forward(tg: TrainGraph, params, q: np.ndarray) -> list[np.ndarray]:
+    """[x0, y0, y1, ...]: the dequantised boundary and every tail op's output."""
+    acts = [dequantise(tg, q)]
+    for op in tg.tail:
+        acts.append(forward_op(op, shaped(op, acts[-1], "x"), params))
+    return acts
+
+
+def xent(logits: np.ndarray, label: int) -> tuple[float, np.ndarray]:
+    z = logits.reshape(-1).astype(F32)
+    m = z.max()
+    e = np.exp(z - m).astype(F32)
+    s = e.sum(dtype=F32)
+    loss = F32(np.log(s)) - (z[label] - m)
+    grad = (e / s).astype(F32)
+    grad[label] -= F32(1)
+    return float(loss), grad
+
+
+def backward_op(op: TailOp, x: np.ndarray, dy: np.ndarray, params, grads) -> np.ndarray:
+    """Add one sample's weight and bias gradients of ``op`` into ``grads``; return the gradient
+    of its input (before the input's own activation). ``dy``: gradient of the op's output
+    before its activation, shaped like the output."""
+    if op.alias:
+        return dy
+    w, _ = weights_of(op, params)
+    if op.bias is not None:
+        grads[op.bias] += dy.reshape(-1, dy.shape[-1]).sum(axis=0, dtype=F32)
+    if op.type == "FULLY_CONNECTED":
+        if op.weight is not None:
+            grads[op.weight] += np.outer(dy, x.reshape(-1)).astype(F32)
+        return (w.T @ dy).astype(F32)
+    cols = _patches(x, op)
+    if op.type == "CONV_2D":
+        if op.weight is not None:
+            grads[op.weight] += np.einsum("hwo,hwabc->oabc", dy, cols)
+        return _unpatch(np.einsum("hwo,oabc->hwabc", dy, w), op)
+    if op.type == "DEPTHWISE_CONV_2D":
+        g, c = op.geom, x.shape[2]
+        dyr = dy.reshape(dy.shape[0], dy.shape[1], c, g["dm"])
+        wr = w.reshape(g["kh"], g["kw"], c, g["dm"])
+        if op.weight is not None:
+            grads[op.weight] += np.einsum("hwcm,hwabc->abcm", dyr, cols).reshape(w.shape)
+        return _unpatch(np.einsum("hwcm,abcm->hwabc", dyr, wr), op)
+    valid = _valid(op)
+    if op.type == "MAX_POOL_2D":
+        masked = np.where(valid > 0, cols, F32(-np.inf))
+        flat = masked.reshape(masked.shape[0], masked.shape[1], -1, masked.shape[-1])
+        first = flat.argmax(axis=2)   # the first maximum in (ky, kx) order, as the C kernel
+        onehot = (np.arange(flat.shape[2])[None, None, :, None] == first[:, :, None, :])
+        return _unpatch((onehot.reshape(cols.shape) * dy[:, :, None, None, :]).astype(F32), op)
+    share = (dy / valid.sum(axis=(2, 3))).astype(F32)   # AVERAGE_POOL_2D, MEAN
+    return _unpatch((valid * share[:, :, None, None, :]).astype(F32), op)
+
+
+def sample(tg: TrainGraph, params, grads, q: np.ndarray, label: int) -> tuple[float, int]:
+    """Forward, loss and backward of one sample; gradients added into ``grads``.
+    Returns (loss, predicted class)."""
+    acts = forward(tg, params, q)
+    loss, d = xent(acts[-1], label)
+    d = d * act_mask(acts[-1].reshape(-1), tg.tail[-1].act)
+    for k in range(len(tg.tail) - 1, -1, -1):
+        op = tg.tail[k]
+        d = backward_op(op, shaped(op, acts[k], "x"), shaped(op, d, "y"), params, grads)
+        if k > 0 and not op.alias:
+            d = d * act_mask(shaped(op, acts[k], "x"), tg.act_of(op.x))
+    return loss, int(np.argmax(acts[-1].reshape(-1)))
+
+
+def update(params, grads, velocity, lr: float, momentum: float, batch: int) -> None:
+    """v = m * v + G / batch; w -= lr * v; G = 0 (in place, float32)."""
+    for w, g, v in zip(params, grads, velocity):
+        v[...] = F32(momentum) * v + g / F32(batch)
+        w[...] = w - F32(lr) * v
+        g[...] = 0
+
+
+def train(tg: TrainGraph, boundary_q: np.ndarray, labels, lr: float, momentum: float,
+          batch: int) -> dict:
+    """Train on the samples in order, ``batch`` at a time. Returns per-sample ``losses`` and
+    ``predicted`` classes and the final ``params`` (a list in TrainGraph.params order)."""
+    params = [p.init.copy() for p in tg.params]
+    grads = [np.zeros_like(p) for p in params]
+    velocity = [np.zeros_like(p) for p in params]
+    losses, predicted = [], []
+    for start in range(0, len(labels), batch):
+        chunk = range(start, min(len(labels), start + batch))
+        for i in chunk:
+            loss, pred = sample(tg, params, grads, boundary_q[i], int(labels[i]))
+            losses.append(loss)
+            predicted.append(pred)
+        update(params, grads, velocity, lr, momentum, len(chunk))
+    return {"losses": losses, "predicted": predicted, "params": params}
+
+
+def evaluate(tg: TrainGraph, params, boundary_q: np.ndarray) -> list[int]:
+    """The predicted class of each sample with ``params``."""
+    return [int(np.argmax(forward(tg, params, q)[-1])) for q in boundary_q]
