@@ -135,8 +135,8 @@ def start(board: dict, elf: str | os.PathLike, timeout: float = 10.0, attempts: 
         log = Path(name)
         with open(log, "wb") as out:
             try:
-                process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                           start_new_session=True)
+                process = subprocess.Popen(_tied_to_us(cmd), stdin=subprocess.DEVNULL, stdout=out,
+                                           stderr=out, start_new_session=True)
             except OSError as e:
                 raise TinyrtError(f"cannot start {qemu}: {e}", [INSTALL_HINT]) from None
         running = QemuBoard(process, cmd, port, log)
@@ -149,6 +149,16 @@ def start(board: dict, elf: str | os.PathLike, timeout: float = 10.0, attempts: 
             raise TinyrtError(f"QEMU did not open its console socket within {timeout:.0f} s: "
                               f"{' '.join(cmd)}\n{stderr.strip()[-4000:]}")
     raise AssertionError("unreachable")
+
+
+def _tied_to_us(cmd: list[str]) -> list[str]:
+    """``cmd`` run so that QEMU gets SIGTERM when the thread that starts it ends, however it
+    ends: atexit and signal handlers stop it on Ctrl-C, an exception or SIGTERM, but nothing
+    runs on SIGKILL (a test's timeout, an OOM kill), and QEMU in its own session (so that a
+    terminal's Ctrl-C reaches tinyrt alone, which then stops it in order) would run on.
+    util-linux's setpriv sets the parent-death signal and execs QEMU (same pid)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *cmd] if setpriv else cmd
 
 
 def _wait_listening(running: QemuBoard, timeout: float) -> bool:

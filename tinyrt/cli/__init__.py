@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import signal
 import subprocess
 import sys
+import threading
 import traceback
 
 from ..errors import TinyrtError
@@ -30,8 +32,33 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class Stopped(BaseException):
+    """A signal asked the command to stop (SIGTERM from a service manager or a test's timeout,
+    SIGHUP from a closed terminal). Like Ctrl-C's KeyboardInterrupt it unwinds the stack, so
+    the boards and folders the command started are stopped and removed on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP raise Stopped, unless someone chose their handling already (nohup
+    ignores SIGHUP); Python can set handlers only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) in (signal.SIG_DFL, _stop):
+            signal.signal(signum, _stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    stop_on_signals()
     # `--json -`: stdout carries the JSON alone (parseable as it is); the tables go to stderr
     machine = getattr(args, "json", None) == "-"
     common.JSON_STDOUT = sys.stdout if machine else None
@@ -48,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Stopped as e:
+        print(f"stopped by {signal.Signals(e.signum).name}", file=sys.stderr)
+        return 128 + e.signum
     except subprocess.CalledProcessError as e:
         print(f"error: command failed with exit status {e.returncode}: {e.cmd}", file=sys.stderr)
         return 1
