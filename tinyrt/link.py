@@ -14,10 +14,7 @@ A port is a device path (``/dev/ttyACM0``, a pty such as ``/dev/pts/5``) or a py
 """
 from __future__ import annotations
 
-import errno
-import os
 import random
-import re
 import time
 
 import numpy as np
@@ -25,61 +22,17 @@ import serial
 
 from . import protocol as p
 from .errors import TinyrtError
+# Public names of this module that live in linkdiag (imported from here by users of tinyrt.link).
+from .linkdiag import (DEFAULT_BAUD, EXCEPTIONS, FAULT_MARK, POLL_S, DeviceRejected,  # noqa: F401
+                       device_error, fault_error, lost_connection, open_port, request_failed)
 
-DEFAULT_BAUD = 115200
-POLL_S = 0.02
 # Chunk sizing on a noisy link: a request that fails twice halves the payload limit (down to
 # MIN_PAYLOAD); GROW_AFTER requests in a row that pass at the first attempt double it again.
 MIN_PAYLOAD = 24
 GROW_AFTER = 32
-# The firmware's fault handler (firmware/startup_cortexm.c) prints one line wrapped in 0x00, so
-# it reaches the link as one frame that does not decode: "\r\n*** tinyrt: fault exc=... \r\n".
-FAULT_MARK = b"*** tinyrt: fault"
-EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault", 7: "SecureFault"}
-
-
-def _available_ports() -> str:
-    try:
-        from serial.tools import list_ports
-        ports = [info.device for info in list_ports.comports()]
-    except Exception:  # listing ports is a hint only
-        ports = []
-    return ", ".join(ports) if ports else "none found"
-
-
-def open_port(port: str, baud: int = DEFAULT_BAUD, exclusive: bool = True) -> serial.SerialBase:
-    """Open ``port`` with pyserial; every failure becomes a ``TinyrtError`` with a diagnosis."""
-    is_url = "://" in port
-    if not is_url and not os.path.exists(port):
-        raise TinyrtError(f"port missing: {port} does not exist",
-                          [f"serial ports on this machine: {_available_ports()}",
-                           "is the board plugged in and powered? (`dmesg | tail` shows new USB serial ports)"])
-    try:
-        return serial.serial_for_url(port, baudrate=baud, timeout=POLL_S, write_timeout=5.0,
-                                     exclusive=None if is_url else exclusive)
-    except serial.SerialException as e:
-        raise _open_error(port, e) from None
-    except ValueError as e:  # pyserial's answer to a malformed URL
-        raise TinyrtError(f"cannot open {port}: {e}", ["a port is a device path or a URL like socket://host:port"]) from None
-
-
-def _open_error(port: str, e: serial.SerialException) -> TinyrtError:
-    code, text = getattr(e, "errno", None), str(e)
-    if "exclusively lock" in text or code in (errno.EBUSY, errno.EAGAIN):
-        return TinyrtError(f"port busy: another program has {port} open",
-                           ["close the other serial monitor (screen, minicom, picocom, `tinyrt monitor`)",
-                            f"`lsof {port}` shows which process holds it"])
-    if code == errno.ENOENT:
-        return TinyrtError(f"port missing: {port} does not exist",
-                           [f"serial ports on this machine: {_available_ports()}"])
-    if code == errno.EACCES:
-        return TinyrtError(f"permission denied opening {port}",
-                           ["add yourself to the serial group: sudo usermod -aG dialout $USER (then log in again)"])
-    if "refused" in text.lower() or "errno 111" in text.lower():
-        return TinyrtError(f"port missing: nothing is listening at {port}",
-                           ["is the emulator running? start it with `tinyrt flash DIR --board qemu-m4`",
-                            "check the TCP port number"])
-    return TinyrtError(f"cannot open {port}: {text}")
+# An ERROR for a damaged frame that carries one of the last STALE_SEQS seqs may answer the
+# remains of an earlier request; any other seq is this request's, damaged on the way.
+STALE_SEQS = 4
 
 
 class Link:
@@ -114,7 +67,10 @@ class Link:
         (same seq), at most ``retries`` times; an answer to any of the copies is accepted. A device
         ERROR that retrying cannot fix, or the device's fault line, raises ``TinyrtError`` at once."""
         seq = self._next_seq()
-        wire = p.encode_frame(p.request_frame(request, seq))
+        # One more 0x00 after the frame's own closing one (an empty frame, ignored): when a noisy
+        # line damages the closing 0x00, the frame still ends now, not at the next request after
+        # a timeout. Halves the timeouts at 1 % corrupted bytes.
+        wire = p.encode_frame(p.request_frame(request, seq)) + b"\0"
         name, timeout = request.command.name, timeout or self.timeout
         received_before, problems = self.splitter.received, []
         self._drain()
@@ -140,14 +96,16 @@ class Link:
             if not problem.startswith("no answer"):
                 self._adapt(damaged=sum(not x.startswith("no answer") for x in problems))
             if len(problems) > self.retries:
-                raise self._diagnose(name, problems, self.splitter.received - received_before)
+                raise request_failed(self.port, self.baud, name, problems,
+                                     self.splitter.received - received_before, self.valid_frames)
             self.resends += 1
             self._write(wire)
             deadline = time.monotonic() + timeout
 
     def _adapt(self, damaged: int | None) -> None:
-        """Halve the payload limit when one request meets a second damaged frame (one is a blip;
-        two mean frames this long rarely cross whole). Silence does not count: a frame cut short
+        """Halve the payload limit each time one request meets a second damaged frame (one is a
+        blip; two mean frames this long rarely cross whole), so a request that fails on 500-byte
+        frames leaves the next one 32-byte frames. Silence does not count: a frame cut short
         costs a timeout and then the device's ERROR for its remains, one damage. None: a request
         answered at its first attempt."""
         if damaged is None:
@@ -158,7 +116,7 @@ class Link:
                     self.payload_limit = None
             return
         self._clean = 0
-        if damaged == 2:
+        if damaged % 2 == 0:
             current = self.payload_limit or p.DEFAULT_MAX_PAYLOAD
             self.payload_limit = max(MIN_PAYLOAD, current // 2)
 
@@ -175,17 +133,19 @@ class Link:
             response = p.decode_response(frame)
         except p.ProtocolError as e:
             if FAULT_MARK in raw:
-                raise _fault_error(name, raw) from None
+                raise fault_error(name, raw) from None
             return f"damaged frame from the device ({e.code.name}: {e})"
         self.valid_frames += 1
         if isinstance(response, p.DeviceError) and response.retryable:
-            if frame.seq in (seq, p.SEQ_UNKNOWN):
-                return f"the device received a damaged request ({response.describe()})"
-            return None
+            # The device echoes the seq it read from the damaged frame, which may be damaged too:
+            # only the seqs of the last few requests can be late answers to something else.
+            if frame.seq != p.SEQ_UNKNOWN and 0 < (seq - frame.seq) % p.SEQ_UNKNOWN <= STALE_SEQS:
+                return None
+            return f"the device received a damaged request ({response.describe()})"
         if frame.seq != seq:
             return None
         if isinstance(response, p.DeviceError):
-            raise _device_error(name, response)
+            raise device_error(name, response)
         if (frame.type & ~p.RESPONSE_BIT) != p.Command[name]:
             return f"answer of the wrong type {frame.type:#04x}"
         return response
@@ -196,15 +156,13 @@ class Link:
             # reconfigures the port); the caller loops until its deadline.
             return self.serial.read(max(1, self.serial.in_waiting))
         except (serial.SerialException, OSError) as e:
-            raise TinyrtError(f"lost the connection to {self.port}: {e}",
-                              ["the board was unplugged, reset or the emulator exited"]) from None
+            raise lost_connection(self.port, e) from None
 
     def _write(self, data: bytes) -> None:
         try:
             self.serial.write(data)
         except (serial.SerialException, OSError) as e:
-            raise TinyrtError(f"lost the connection to {self.port}: {e}",
-                              ["the board was unplugged, reset or the emulator exited"]) from None
+            raise lost_connection(self.port, e) from None
 
     def _drain(self) -> None:
         try:
@@ -212,85 +170,6 @@ class Link:
         except Exception:  # termios.error on a port that went away: the next write says so
             pass
         self.splitter.clear()
-
-    def _diagnose(self, name: str, problems: list[str], received: int) -> TinyrtError:
-        tries = f"{name} failed {len(problems)} times"
-        detail = "; ".join(dict.fromkeys(problems))
-        if received == 0:
-            if self.valid_frames:
-                return TinyrtError(f"board silent: it answered before but not {name} ({tries}: {detail})",
-                                   ["the firmware may have crashed or hung; reset the board or restart the emulator"])
-            return TinyrtError(
-                f"board silent: no bytes at all from {self.port} ({tries}: {detail})",
-                ["is the board flashed with tinyrt firmware and running? (`tinyrt flash DIR --board B`)",
-                 f"is {self.port} the board's port? serial ports here: {_available_ports()}",
-                 f"the baud rate must match the firmware's (this link: {self.baud})"])
-        if self.valid_frames == 0:
-            return TinyrtError(
-                f"garbled link: {received} bytes from {self.port} but no valid frame ({tries}: {detail})",
-                [f"check the baud rate (this link: {self.baud}) matches the firmware's",
-                 "is this the right port? another device may be attached to it",
-                 "is another program (a serial monitor) reading the same port?"])
-        return TinyrtError(f"corrupted frames: {tries} ({detail})",
-                           ["the link drops or flips bytes: try a lower baud rate, another cable or USB port",
-                            "is another program reading the same port?"])
-
-
-def _fault_error(name: str, raw: bytes) -> TinyrtError:
-    line = raw[raw.index(FAULT_MARK):].decode("ascii", errors="replace").strip()
-    if "stack-overflow" in line or "arena-overrun" in line:
-        return _limit_error(name, line)
-    exc = re.search(r"exc=(0x[0-9a-fA-F]+)", line)
-    kind = EXCEPTIONS.get(int(exc.group(1), 16), "exception") if exc else "exception"
-    pc = re.search(r"pc=(0x[0-9a-fA-F]+)", line)
-    hints = ["the firmware stopped: reset the board or restart the emulator"]
-    if pc:
-        hints.insert(0, f"find the faulting code: arm-none-eabi-addr2line -f -e firmware.elf {pc.group(1)}")
-    return TinyrtError(f"the device faulted: {line} ({kind} while answering {name})", hints)
-
-
-def _limit_error(name: str, line: str) -> TinyrtError:
-    """A device limit the firmware checks (firmware/startup_cortexm.c): the stack reached its
-    guard band after a run (used=) or grew past its end and faulted (sp=, limit=), or a run
-    wrote over the guard words after the arena (debug builds)."""
-    f = {k: int(v, 16) for k, v in re.findall(r"(\w+)=(0x[0-9a-fA-F]+)", line)}
-    stopped = "the firmware stopped: reset the board or restart the emulator"
-    if "arena-overrun" in line:
-        return TinyrtError(
-            f"arena overrun while answering {name}: a run wrote past the end of the {f['arena']:,} B "
-            f"arena (guard word {f['word']} now holds {f['value']:#010x})",
-            ["a kernel wrote outside its buffers, a tinyrt bug: please report it with the model",
-             "run the model on the host (`--board host`) under a memory checker to find the kernel", stopped])
-    size, guard = f["size"], f["guard"]
-    if "used" in f:
-        what, used = f"a run used {f['used']:,} B of the {size:,} B stack, into its last {guard} B", f["used"]
-    else:
-        over = f["limit"] - f["sp"]
-        kind = EXCEPTIONS.get(f.get("exc", 0), "a fault")
-        what = (f"the stack grew at least {over:,} B past the end of its {size:,} B" if over > 0 else
-                f"the stack reached the end of its {size:,} B" if over == 0 else
-                f"the stack reached its last {guard} B") + f" ({kind} at sp={f['sp']:#x})"
-        used = size + max(over, 0)
-    need = used + guard
-    suggest = -(-(need + need // 4) // 1024) * 1024   # a quarter to spare, whole KiB
-    at_least = "" if "used" in f else "at least "
-    return TinyrtError(f"stack overflow while answering {name}: {what}",
-                       [f"give the board a larger stack: stack_bytes = {suggest} in its board file (now {size}; "
-                        f"the run used {at_least}{used:,} B, and the lowest {guard} B are a guard band it "
-                        f"must not reach)", stopped])
-
-
-def _device_error(name: str, error: p.DeviceError) -> TinyrtError:
-    hints = {p.ErrorCode.BAD_VERSION: ["rebuild and flash the firmware with this version of tinyrt"],
-             p.ErrorCode.UNKNOWN_COMMAND: ["rebuild and flash the firmware with this version of tinyrt"],
-             p.ErrorCode.NOT_SUPPORTED: ["build the firmware with profiling (`--profile`)"],
-             p.ErrorCode.NOT_READY: ["set the input and invoke before reading results",
-                                     "an output is readable only after a run on a fresh input: SET_INPUT, "
-                                     "then INVOKE 1 (unless INFO says the input survives runs)"],
-             p.ErrorCode.TOO_LARGE: [f"rebuild the firmware with larger frames, e.g. "
-                                     f"-DTR_PROTO_MAX_PAYLOAD={max(1024, error.detail + 64)}"]}
-    return TinyrtError(f"the device rejected {name}: {error.describe()}", hints.get(error.code, []))
-
 
 class Device:
     """A board running tinyrt firmware. Open with ``Device.open(port)``; use as a context manager.
@@ -303,6 +182,7 @@ class Device:
         self.invoke_timeout = invoke_timeout
         self._info: p.DeviceInfo | None = None
         self._run_seconds: float | None = None
+        self.recoveries = 0   # inferences run() sent again after the board lost their input
 
     @classmethod
     def open(cls, port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0, retries: int = 3,
@@ -395,17 +275,45 @@ class Device:
 
         The outputs are read right after the first run, the one exact on every firmware (a run
         may clobber an input kept in the arena, see ``DeviceInfo.repeat_exact``); the other runs
-        only add counts."""
+        only add counts. A board reset between SET_INPUT and GET_OUTPUT is recovered from once
+        (``exact_output``)."""
         info = self.info()
         if len(inputs) != len(info.inputs):
             raise TinyrtError(f"{len(inputs)} inputs given, the model takes {len(info.inputs)}")
-        self.set_input(b"".join(np.ascontiguousarray(x, dtype=t.dtype).tobytes()
-                                for x, t in zip(inputs, info.inputs)))
-        counts = self.invoke(1)
-        raw, pos, outputs = self.get_output(), 0, []
+        raw, counts = self.exact_output(b"".join(np.ascontiguousarray(x, dtype=t.dtype).tobytes()
+                                                 for x, t in zip(inputs, info.inputs)))
         if runs > 1:
             counts += self.invoke(runs - 1)
+        outputs, pos = [], 0
         for t in info.outputs:
             outputs.append(np.frombuffer(raw[pos:pos + t.bytes], dtype=t.dtype).reshape(t.shape).copy())
             pos += t.bytes
         return outputs, counts
+
+    def exact_output(self, data: bytes) -> tuple[bytes, list[int]]:
+        """SET_INPUT ``data``, INVOKE 1, GET_OUTPUT: the output and the run's count.
+
+        NOT_READY right after this SET_INPUT and INVOKE means the board lost the input in
+        between: it was reset (the firmware boots with no input, docs/protocol.md "State") or
+        another program set one. Then INFO is read again, the same model must be there, and the
+        whole exchange is done once more; a second NOT_READY is reported."""
+        for attempt in (0, 1):
+            self.set_input(data)
+            counts = self.invoke(1)
+            try:
+                return self.get_output(), counts
+            except DeviceRejected as e:
+                if e.code != p.ErrorCode.NOT_READY or attempt:
+                    raise
+            self.recoveries += 1
+            self._same_model()
+        raise AssertionError("unreachable")
+
+    def _same_model(self) -> None:
+        before, self._info = self._info, None
+        now = self.info()
+        if before is not None and (now.model_hash, now.input_bytes, now.output_bytes) != (
+                before.model_hash, before.input_bytes, before.output_bytes):
+            raise TinyrtError(f"the board now runs another model: {now.model_name} ({now.model_hash}), "
+                              f"was {before.model_name} ({before.model_hash})",
+                              ["was the board flashed or swapped during the run? open it again"])

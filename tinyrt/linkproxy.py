@@ -21,8 +21,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 UP, DOWN = "host->board", "board->host"
 KINDS = ("bytes", "corrupted", "dropped", "duplicated", "reordered", "delayed", "lost_no_board")
 
@@ -125,11 +123,20 @@ class LinkProxy:
 
     # --- control ---------------------------------------------------------------------------
 
-    def retarget(self, target_port: int) -> None:
-        """Relay to the board socket at ``target_port`` from now on (the client stays)."""
+    def retarget(self, target_port: int, wait: float = 0.0) -> None:
+        """Relay to the board socket at ``target_port`` from now on (the client stays). With
+        ``wait``, return once connected to it (up to ``wait`` s, and only with a client: the
+        relay connects to the board when a client is there), so what the client sends next
+        reaches the new board."""
         with self._lock:
             self._target, self._retarget = target_port, True
         os.write(self._wake_w, b"r")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._client is None or (not self._retarget and self._board is not None):
+                    return
+            time.sleep(0.005)
 
     def counts(self) -> dict[str, dict[str, int]]:
         with self._lock:
@@ -236,104 +243,3 @@ class LinkProxy:
                 dst.sendall(data)
             except OSError:
                 self.directions[name].counts["lost_no_board"] += len(data)
-
-
-# --- `tinyrt bench link` ----------------------------------------------------------------------
-
-def bench_link(count: int, faults: Faults, board_id: str = "qemu-m4", resets: int = 0,
-               timeout: float = 0.5, retries: int = 8, progress: bool = True) -> dict:
-    """``count`` inferences of the example model (tinyrt/examples.py) on an emulated board
-    through a ``LinkProxy`` with ``faults``, each output compared with tflite-runtime's: verified,
-    a reported failure (a ``TinyrtError``), or silently wrong (an output that differs: must never
-    happen). ``resets`` times, evenly spread, the board is restarted between an inference's
-    SET_INPUT and its INVOKE. Everything is built in a temporary folder, removed at the end."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from . import reference
-    from .boards import load_board
-    from .device import build_firmware, prepare
-    from .examples import write_example
-
-    board = load_board(board_id)
-    work = Path(tempfile.mkdtemp(prefix="tinyrt-link-"))
-    run = None
-    try:
-        model = write_example(work)
-        lowered, project = prepare(str(model), board, str(work / "project"), quiet=True)
-        elf = build_firmware(lowered, project, board).elf
-        with LinkProxy(0, faults) as proxy:
-            run = _LinkRun(proxy, board, elf, reference.Reference(str(model)), lowered.graph,
-                           timeout, retries)
-            result = run.go(count, resets, np.random.default_rng(faults.seed), progress)
-            result["faults"] = proxy.counts()
-        return result
-    finally:
-        if run is not None and run.emulator is not None:
-            run.emulator.stop()
-        shutil.rmtree(work, ignore_errors=True)
-
-
-class _LinkRun:
-    """The inference loop of ``bench_link`` and its counts."""
-
-    def __init__(self, proxy, board, elf, ref, graph, timeout, retries):
-        from . import qemu
-        self.proxy, self.board, self.elf = proxy, board, elf
-        self.emulator = qemu.start(board, elf)
-        proxy.retarget(self.emulator.tcp_port)
-        self.ref, self.graph, self.timeout, self.retries = ref, graph, timeout, retries
-        self.counts = dict(inferences=0, verified=0, reported_failures=0, silently_wrong=0,
-                           resets=0)
-        self.failures: dict[str, int] = {}
-
-    def reset_board(self) -> None:
-        """Restart the emulator and point the proxy at it: the host's port stays open, as a
-        real board's serial port does across a reset."""
-        from . import qemu
-        self.emulator.stop()
-        self.emulator = None
-        self.emulator = qemu.start(self.board, self.elf)
-        self.proxy.retarget(self.emulator.tcp_port)
-        self.counts["resets"] += 1
-
-    def one(self, dev, x, reset: bool) -> None:
-        from .errors import TinyrtError
-        from .verify import compare
-        self.counts["inferences"] += 1
-        try:
-            if reset:
-                dev.set_input(b"".join(np.ascontiguousarray(a).tobytes() for a in x))
-                self.reset_board()
-                dev.invoke(1)
-                dev.get_output()   # NOT_READY: the reset board never saw this input
-                outs = None
-            else:
-                outs, _ = dev.run(x)
-        except TinyrtError as e:
-            self.counts["reported_failures"] += 1
-            key = e.message.split(":")[0]
-            self.failures[key] = self.failures.get(key, 0) + 1
-            return
-        if outs is None or not compare(self.ref.run(x), outs, 0, "int8").bit_exact:
-            self.counts["silently_wrong"] += 1
-        else:
-            self.counts["verified"] += 1
-
-    def go(self, count: int, resets: int, rng, progress: bool) -> dict:
-        from .link import Device
-        from .progress import Progress
-        from .reference import random_inputs
-        at = {int((k + 0.5) * count / resets) for k in range(resets)} if resets else set()
-        started = time.monotonic()
-        with Device.open(self.proxy.url, timeout=self.timeout, retries=self.retries,
-                         invoke_timeout=3.0) as dev, \
-                Progress("inferences through the faulty link", count, enabled=progress) as bar:
-            for i in range(count):
-                self.one(dev, random_inputs(self.graph, rng), i in at)
-                bar.advance()
-            link = dev.link
-            return {**self.counts, "resends": link.resends, "timeouts": link.timeouts, "payload_limit": link.payload_limit,
-                    "elapsed_s": round(time.monotonic() - started, 2),
-                    "failure_kinds": self.failures}
