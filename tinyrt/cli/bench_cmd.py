@@ -41,31 +41,41 @@ def register(sub) -> None:
 
 
 def _add_link_args(p) -> None:
-    g = p.add_argument_group("link", "bench link: --count inferences of the example model through "
-                                     "a faulty link with these rates (per byte; --delay per chunk) "
-                                     "and --seed")
+    g = p.add_argument_group("link", "bench link: --count inferences of --model through a faulty "
+                                     "link with these rates (per byte; --delay per chunk) and --seed")
     for name, default in (("corrupt", 0.01), ("drop", 0.001), ("duplicate", 0.001),
                           ("reorder", 0.001), ("delay", 0.01)):
         g.add_argument(f"--{name}", type=float, default=default, metavar="RATE",
                        help=f"link: {name} rate (default {default})")
     g.add_argument("--resets", type=int, default=1,
                    help="link: board restarts in the middle of an inference (default 1)")
+    g.add_argument("--model", default="example", metavar="MODEL",
+                   help="link: example (the DS-CNN example, 490 B in), small (two FC layers, "
+                        "96 B in) or an int8 .tflite path (default example)")
+    g.add_argument("--timeout", type=float, default=0.5, metavar="S",
+                   help="link: seconds to wait for an answer before sending again (default 0.5)")
 
 
 def _link(args, shared):
-    from ..linkproxy import Faults, bench_link
+    from ..bench_link import bench_link
+    from ..linkproxy import Faults
     faults = Faults(corrupt=args.corrupt, drop=args.drop, duplicate=args.duplicate,
                     reorder=args.reorder, delay=args.delay, seed=args.seed)
-    r = bench_link(args.count, faults, args.board, resets=args.resets)
-    print(table(["inferences", "verified", "reported failures", "silently wrong", "resends",
-                 "of which timeouts", "board resets", "elapsed s"],
-                [[r["inferences"], r["verified"], r["reported_failures"], r["silently_wrong"],
-                  r["resends"], r["timeouts"], r["resets"], r["elapsed_s"]]],
-                title=f"the example model on {args.board} through a faulty link: corrupt "
+    r = bench_link(args.count, faults, args.board, resets=args.resets, timeout=args.timeout,
+                   model=args.model)
+    print(table(["inferences", "verified", "of which after a reset", "reported failures",
+                 "silently wrong", "resends", "of which timeouts", "board resets", "elapsed s",
+                 "inferences/s"],
+                [[r["inferences"], r["verified"], r["recovered"], r["reported_failures"],
+                  r["silently_wrong"], r["resends"], r["timeouts"], r["resets"], r["elapsed_s"],
+                  r["inferences_per_s"]]],
+                title=f"{r['model']} on {args.board} through a faulty link: corrupt "
                       f"{args.corrupt}, drop {args.drop}, duplicate {args.duplicate}, reorder "
                       f"{args.reorder} per byte, delay {args.delay} per chunk, seed {args.seed}"))
     for kind, n in r["failure_kinds"].items():
         print(f"  reported: {n} x {kind}")
+    for way, c in r["faults"].items():
+        print(f"  {way}: " + ", ".join(f"{n:,} {k}" for k, n in c.items()))
     return r
 
 
