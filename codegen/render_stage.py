@@ -1,9 +1,16 @@
 """Print a row-streamed stage (codegen/stage.py) as C: one small wrapper function per streamed
 layer, taking only what changes from row to row (pointers, band heights, top padding), so the
 kernel body is inlined once per layer and specialised for everything else; then the row steps
-in schedule order: wrapper calls and line-buffer shifts.
+in schedule order (wrapper calls, line-buffer shifts, input reads), folded into C loops where
+they repeat (codegen/reroll.py).
 """
 from __future__ import annotations
+
+import re
+
+from .reroll import affine, reroll
+
+_INT = re.compile(r"-?[0-9]+")
 
 
 def _arg_text(a: dict) -> str:
@@ -41,15 +48,54 @@ def stage_context(lowered, code, render_args, prototypes) -> tuple[list[dict], l
     for step, args in rendered:
         if step[0] == "read":
             statements.append({"kind": "read", "input": lowered.graph.inputs.index(step[1]),
-                               "src": step[3], "bytes": step[4],
-                               "dst": lowered.plan.tensor_offset(step[1]) + step[2]})
-            continue
-        if step[0] == "shift":
+                               "key": ("read", step[1]), "nums": [
+                                   step[3], step[4], lowered.plan.tensor_offset(step[1]) + step[2]]})
+        elif step[0] == "shift":
+            if step[3] == 0:       # nothing kept: the next rows overwrite the dead ones
+                continue
             base = lowered.plan.tensor_offset(step[1])
-            statements.append({"kind": "shift", "dst": base, "src": base + step[2],
-                               "bytes": step[3]})
-            continue
-        w = wrappers[(step[1], step[2].kernel)]
-        statements.append({"kind": "call", "layer": w["layer"], "fn": w["name"],
-                           "args": [args[i] for i in w["vary"]]})
-    return list(wrappers.values()), statements
+            statements.append({"kind": "shift", "key": ("shift",),
+                               "nums": [base, base + step[2], step[3]]})
+        else:
+            w = wrappers[(step[1], step[2].kernel)]
+            statements.append(_call_statement(w, [args[i] for i in w["vary"]]))
+    return list(wrappers.values()), [_printable(s) for s in reroll(statements)]
+
+
+def _call_statement(wrapper: dict, args: list[dict]) -> dict:
+    """A wrapper call as a statement whose arena offsets and integer arguments may vary."""
+    shapes, nums = [], []
+    for a in args:
+        if a["kind"] == "arena":
+            shapes.append(("arena", a["ctype"]))
+            nums.append(a["offset"])
+        elif a["kind"] == "literal" and _INT.fullmatch(a["text"]):
+            shapes.append(("int",))
+            nums.append(int(a["text"]))
+        else:
+            shapes.append(("text", _arg_text(a)))
+    return {"kind": "call", "layer": wrapper["layer"], "fn": wrapper["name"],
+            "key": ("call", wrapper["name"], tuple(shapes)), "nums": nums}
+
+
+def _printable(item: dict) -> dict:
+    """The template's view of a statement or loop: every number as C text (``base + step * r``
+    inside a loop)."""
+    if item["kind"] == "loop":
+        return {"kind": "loop", "count": item["count"],
+                "body": [_printable(s) for s in item["body"]]}
+    steps = item.get("steps") or [0] * len(item["nums"])
+    nums = iter([affine(x, d) for x, d in zip(item["nums"], steps)])
+    if item["kind"] == "read":
+        unsigned = lambda t: f"{t}u" if _INT.fullmatch(t) else f"(uint32_t)({t})"
+        return {"kind": "read", "input": item["input"], "src": unsigned(next(nums)),
+                "bytes": unsigned(next(nums)), "dst": next(nums)}
+    if item["kind"] == "shift":
+        return {"kind": "shift", "dst": next(nums), "src": next(nums), "bytes": next(nums)}
+    args = []
+    for shape in item["key"][2]:
+        if shape[0] == "arena":
+            args.append(f"({shape[1]} *)(tinyrt_arena + {next(nums)})")
+        else:
+            args.append(next(nums) if shape[0] == "int" else shape[1])
+    return {"kind": "call", "layer": item["layer"], "fn": item["fn"], "args": args}
