@@ -49,7 +49,7 @@ def _pool(m, x, op_type, k, stride, padding):
     n, h, w, c = m.tensors[x].shape
     oh = window_axis(h, k[0], stride, 1, padding).out
     ow = window_axis(w, k[1], stride, 1, padding).out
-    y = _out(m, (n, oh, ow, c), "NONE")
+    y = m.tensor((n, oh, ow, c), scale=ACT_SCALE, zero_point=int(m.tensors[x].quant.zero_point[0]))
     m.op(op_type, [x], [y], padding=padding, stride_h=stride, stride_w=stride, filter_h=k[0],
          filter_w=k[1], activation="NONE")
     return y

@@ -67,6 +67,8 @@ class _Builder:
                 "args": [dict(a, param=p) for a, p in zip(args, params)]}
 
     def const(self, name: str, data: np.ndarray, comment: str) -> dict:
+        if any(c["name"] == name for c in self.code.consts):
+            return {"kind": "flash", "name": name}
         self.code.consts.append({"name": name, "count": int(data.size), "comment": comment,
                                  "data": np.ascontiguousarray(data, np.float32)})
         return {"kind": "flash", "name": name}
