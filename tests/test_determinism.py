@@ -64,7 +64,7 @@ def deploy_host_in_two_folders(model: Path, tmp_path: Path) -> list[dict[str, by
         proc = tinyrt("deploy", model, "--board", "host", "--runs", 1, "--work-dir", out, "--quiet")
         assert proc.returncode == 0, proc.stderr
         snaps.append(snapshot(out))
-    assert "model" in snaps[0] and "model.c" in snaps[0]
+    assert "firmware" in snaps[0] and "model.c" in snaps[0]
     return snaps
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .boards import load_board
 from .errors import TinyrtError
-from .frontend import read_tflite
 from .paths import _REPO
 
 
@@ -51,17 +50,20 @@ def bench_latency(shared: Path, board_id: str = "qemu-m4", runs: int = 3,
                   kernels: tuple[str, ...] | None = None) -> list[dict]:
     """Deploy every int8 model on ``board_id`` and put the measured figures beside TFLM's
     (CMSIS-NN and reference kernels) on the same emulated board. ``kernels``: the variants
-    allowed (default: the best the board permits)."""
-    from .device import deploy_device
+    allowed (default: the best the board permits). The input is written into the arena as an
+    application (and TFLite Micro's) does: no input copy (``--input-copy off``), so peak SRAM
+    compares like for like; every run sets its input, so each is exact."""
+    from .pipeline import DeployOptions, deploy
     board = load_board(board_id)
     if kernels:
         board["kernels"] = tuple(kernels)
+    options = DeployOptions(runs=runs, quiet=not progress, input_copy="off")
     base = baselines(shared)
     rows = []
     for path in int8_models(shared, models):
         row = {"model": path.stem, "board": board_id}
         try:
-            r = deploy_device(str(path), board, runs=runs, quiet=not progress)
+            r = deploy(path, board, options)
             row.update(instructions=r["latency"]["cycles_median"], unit=r["latency"]["unit"],
                        bit_exact=r["bit_exact_runs"] == r["runs"], macs=r["macs"],
                        arena_bytes=r["memory"]["arena_bytes"], stack_bytes=r["memory"]["stack_bytes"],
@@ -107,37 +109,27 @@ def bench_fp16(shared: Path, board_id: str = "qemu-m55", runs: int = 3,
     ``board_id`` with FP16 compute (``--compute auto``: FP16 where the board has ``mve_fp``) and
     with FP32 compute, beside TensorFlow's int8 model: latency, arena, flash and how far the
     outputs are from tflite-runtime (docs/fp16.md)."""
-    import tempfile
-
-    from .device import deploy_device
-    from .quantize.fp16 import quantize_fp16
-    from .writer import write_tflite
+    from .pipeline import DeployOptions, deploy
     board = load_board(board_id)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="tinyrt-fp16-") as tmp:
-        for path in sorted((shared / "models").glob("*_float.tflite")):
-            name = path.stem[:-len("_float")]
-            if models and name not in models:
-                continue
-            fp16 = Path(tmp) / f"{name}_fp16.tflite"
-            variants = [("int8", shared / "models" / f"{name}_int8.tflite", "auto")]
+    for path in sorted((shared / "models").glob("*_float.tflite")):
+        name = path.stem[:-len("_float")]
+        if models and name not in models:
+            continue
+        variants = [("int8", shared / "models" / f"{name}_int8.tflite", None, "auto"),
+                    ("fp16", path, "fp16", "auto"), ("fp16", path, "fp16", "fp32")]
+        for dtype, model, convert, compute in variants:
+            row = {"model": name, "board": board_id, "weights": dtype}
             try:
-                fp16.write_bytes(write_tflite(quantize_fp16(read_tflite(path))))
-                variants += [("fp16", fp16, "auto"), ("fp16", fp16, "fp32")]
+                r = deploy(model, board, DeployOptions(runs=runs, quiet=not progress,
+                                                       dtype=convert, compute=compute))
+                row.update(compute=r["compute"], instructions=r["latency"]["cycles_median"],
+                           unit=r["latency"]["unit"], arena_bytes=r["memory"]["arena_bytes"],
+                           flash_bytes=r["flash_bytes"], weights_bytes=r["weights_bytes"],
+                           runs=r["runs"], matching_runs=r["matching_runs"],
+                           bit_exact_runs=r["bit_exact_runs"],
+                           max_abs_diff=max(x["max_abs_diff"] for x in r["results"]))
             except TinyrtError as e:
-                rows.append({"model": name, "board": board_id, "error": e.message})
-            for dtype, model, compute in variants:
-                row = {"model": name, "board": board_id, "weights": dtype}
-                try:
-                    r = deploy_device(str(model), board, runs=runs, quiet=not progress,
-                                      compute=compute)
-                    row.update(compute=r["compute"], instructions=r["latency"]["cycles_median"],
-                               unit=r["latency"]["unit"], arena_bytes=r["memory"]["arena_bytes"],
-                               flash_bytes=r["flash_bytes"], weights_bytes=r["weights_bytes"],
-                               runs=r["runs"], matching_runs=r["matching_runs"],
-                               bit_exact_runs=r["bit_exact_runs"],
-                               max_abs_diff=max(x["max_abs_diff"] for x in r["results"]))
-                except TinyrtError as e:
-                    row["error"] = e.message.splitlines()[0]
-                rows.append(row)
+                row["error"] = e.message.splitlines()[0]
+            rows.append(row)
     return rows

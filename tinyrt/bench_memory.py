@@ -35,12 +35,15 @@ def _planned(graph, board: dict) -> dict:
 
 
 def _measured(path: Path, board: dict, runs: int, progress: bool) -> dict:
-    from .device import deploy_device
+    """Each plan deployed: the input written into the arena as an application does, without the
+    firmware's input copy (``--input-copy off``; every run sets its input, so each is exact)."""
+    from .pipeline import DeployOptions, deploy
     row = {}
-    for key, extra in (("", {}), ("streamed_", {"patch": "auto"}),
-                       ("input_streamed_", {"stream_input": True})):
+    for key, options in (("", {}), ("streamed_", {"patch": "auto"}),
+                         ("input_streamed_", {"stream_input": True})):
         try:
-            r = deploy_device(str(path), {**board, **extra}, runs=runs, quiet=not progress)
+            r = deploy(path, board, DeployOptions(runs=runs, quiet=not progress,
+                                                  input_copy="off", **options))
         except TinyrtError:
             if key == "input_streamed_":
                 continue   # the model's first layers cannot read the input row by row

@@ -3,7 +3,8 @@
 
 Each ``<name>_float.tflite`` in ../shared/models is made FP16 (``quantize_fp16``, what
 ``tinyrt quantize --dtype fp16`` writes), compiled with ``compute="fp16"`` for the host (the
-portable kernels, bit-identical to the MVE ones: tests/test_fp16_mve.py) and run on seeded
+portable kernels, bit-identical to the MVE ones: tests/test_fp16_mve.py) through the deploy
+pipeline (the host firmware on a pty, tinyrt/pipeline) and run on seeded
 inputs beside tflite-runtime on the FP16 model. Inputs: ``uniform`` (reference.random_inputs,
 [-1, 1]: every classifier then predicts one class) or ``smooth`` (``quantize.synthetic``, the
 inputs of ``bench quant`` / ``bench mixed``: smooth random fields in the input range of the
@@ -15,29 +16,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-import codegen
-
-from . import host, reference
+from . import reference
 from .bench import shared_dir
 from .boards import load_board
 from .frontend import read_tflite
-from .quantize.fp16 import quantize_fp16
 from .quantize.synthetic import input_range, smooth_inputs
 from .verify import tolerance
-from .writer import write_tflite
 
 MODELS = ("kws", "vww", "ic_resnet8", "ad01")
 
 
 def measure(shared: Path, name: str, runs: int, kind: str) -> dict:
-    graph = quantize_fp16(read_tflite(str(shared / "models" / f"{name}_float.tflite")))
-    model = write_tflite(graph)
-    ref = reference.Reference(model)
+    from .pipeline import DeployOptions, prepare, session
+    options = DeployOptions(dtype="fp16", compute="fp16", quiet=True)
+    board = load_board("host")
+    prepared = prepare(shared / "models" / f"{name}_float.tflite", board, options)
+    graph = prepared.lowered.graph
     if kind == "uniform":
         rng = np.random.default_rng(0)
         inputs = [reference.random_inputs(graph, rng) for _ in range(runs)]
@@ -45,12 +43,9 @@ def measure(shared: Path, name: str, runs: int, kind: str) -> dict:
         int8 = read_tflite(str(shared / "models" / f"{name}_int8.tflite"))
         inputs = smooth_inputs(tuple(graph.t(graph.inputs[0]).shape), *input_range(int8), runs,
                                seed=0)
-    board = load_board("host")
-    lowered = codegen.lower(graph, board, compute="fp16")
-    specs = [(tuple(d["shape"]), d["dtype"]) for d in ref.outputs]
-    with tempfile.TemporaryDirectory(prefix=f"tinyrt-fp16acc-{name}-") as work:
-        host.write_project(codegen.render(lowered), Path(work))
-        got = [o[0] for o in host.run(host.build(Path(work), board), inputs, specs)]
+    with session(None, board, options, prepared) as s:
+        got = [s.device.run(x)[0][0] for x in inputs]
+    ref = reference.Reference(prepared.model)
     refs = [ref.run(x)[0] for x in inputs]
     diff = [float(np.abs(r.astype(np.float64) - g).max()) for r, g in zip(refs, got)]
     scale = [float(np.abs(r).max()) for r in refs]

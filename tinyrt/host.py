@@ -74,12 +74,19 @@ def flash_bytes(project_dir: str | os.PathLike, board: dict) -> dict:
     project = Path(project_dir)
     cc = os.environ.get("CC") or board.get("build", {}).get("cc", "cc")
     cflags = list(board.get("build", {}).get("cflags", ["-O2"]))
-    sizes = {}
+    objs = []
     for src in ("model.c", "model_weights.c"):
         obj = project / (Path(src).stem + ".o")
         run_checked([cc, *cflags, "-I", str(project), "-c", str(project / src), "-o", str(obj)],
                     "host compile")
+        objs.append(obj)
+    return object_sizes(*objs)
+
+
+def object_sizes(model_obj: str | os.PathLike, weights_obj: str | os.PathLike) -> dict:
+    """``flash_bytes`` of the two compiled objects: text (with rodata) + data of each."""
+    sizes = []
+    for obj in (model_obj, weights_obj):
         out = run_checked(["size", str(obj)], "size", text=True).stdout.splitlines()[-1].split()
-        sizes[src] = int(out[0]) + int(out[1])   # text (with rodata) + data
-    return {"code_bytes": sizes["model.c"], "weights_bytes": sizes["model_weights.c"],
-            "flash_bytes": sizes["model.c"] + sizes["model_weights.c"]}
+        sizes.append(int(out[0]) + int(out[1]))
+    return {"code_bytes": sizes[0], "weights_bytes": sizes[1], "flash_bytes": sum(sizes)}

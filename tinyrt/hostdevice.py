@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import tty
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import host
@@ -34,23 +35,53 @@ def firmware_sources(board: dict) -> list[Path]:
     return [firmware / name for name in names]
 
 
+def _cc(board: dict) -> str:
+    cc = os.environ.get("CC") or board.get("build", {}).get("cc", "cc")
+    if shutil.which(cc) is None:
+        raise TinyrtError(f"C compiler '{cc}' not found", ["apt-get install gcc   (or set CC to your compiler)"])
+    return cc
+
+
+def commands(project: str | os.PathLike, board: dict, profile: bool = False, sanitize: bool = False,
+             extra_cflags: list[str] = (), cc: str | None = None) -> list[list[str]]:
+    """Every compile command (one object per source, the model's two first) and the link, last."""
+    project = Path(project)
+    cc = cc or os.environ.get("CC") or board.get("build", {}).get("cc", "cc")
+    cflags = list(board.get("build", {}).get("cflags", ["-O2"]))
+    cflags += [f'-DTINYRT_BOARD_ID="{board["id"]}"', "-I", str(project), "-I", str(data_dir("firmware"))]
+    cflags += (["-DTINYRT_PROFILE"] if profile else []) + (SANITIZE_FLAGS if sanitize else [])
+    cflags += list(extra_cflags)
+    # no folder names in the objects (debug info, __FILE__): the same build in any folder
+    cflags += [f"-ffile-prefix-map={project}=.", f"-ffile-prefix-map={data_dir('firmware')}=firmware"]
+    sources = [project / "model.c", project / "model_weights.c", *firmware_sources(board)]
+    objs = [project / "obj" / (src.stem + ".o") for src in sources]
+    cmds = [[cc, *cflags, "-c", str(src), "-o", str(obj)] for src, obj in zip(sources, objs)]
+    cmds.append([cc, *cflags, "-o", str(project / "firmware"), *map(str, objs), "-lm"])
+    return cmds
+
+
+def compile_project(project: str | os.PathLike, board: dict, profile: bool = False,
+                    sanitize: bool = False, extra_cflags: list[str] = ()) -> tuple[Path, dict]:
+    """Compile a written project (``codegen.render(lowered, host_main=False)``) with the protocol
+    server into ``project/firmware``, once: the model's objects also give its flash figures
+    (``host.object_sizes``). Returns (executable, sizes)."""
+    project = Path(project)
+    cmds = commands(project, board, profile, sanitize, extra_cflags, _cc(board))
+    (project / "obj").mkdir(exist_ok=True)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(lambda cmd: host.run_checked(cmd, "host firmware build"), cmds[:-1]))
+    host.run_checked(cmds[-1], "host firmware link")
+    model_obj, weights_obj = (Path(cmds[i][-1]) for i in (0, 1))
+    return project / "firmware", host.object_sizes(model_obj, weights_obj)
+
+
 def build(files: dict[str, str], work_dir: str | os.PathLike, board: dict | None = None,
           profile: bool = False, sanitize: bool = False, extra_cflags: list[str] = ()) -> Path:
     """Write the generated ``files`` (``codegen.render(lowered, host_main=False)``) to
     ``work_dir`` and compile them with the protocol server into ``work_dir/firmware``."""
     board = board or load_board("host")
     project = host.write_project(files, work_dir)
-    cc = os.environ.get("CC") or board.get("build", {}).get("cc", "cc")
-    if shutil.which(cc) is None:
-        raise TinyrtError(f"C compiler '{cc}' not found", ["apt-get install gcc   (or set CC to your compiler)"])
-    cflags = list(board.get("build", {}).get("cflags", ["-O2"]))
-    cflags += [f'-DTINYRT_BOARD_ID="{board["id"]}"', "-I", str(project), "-I", str(data_dir("firmware"))]
-    cflags += (["-DTINYRT_PROFILE"] if profile else []) + (SANITIZE_FLAGS if sanitize else [])
-    exe = project / "firmware"
-    cmd = [cc, *cflags, *extra_cflags, "-o", str(exe), str(project / "model.c"),
-           str(project / "model_weights.c"), *map(str, firmware_sources(board))]
-    host.run_checked(cmd, "host firmware build")
-    return exe
+    return compile_project(project, board, profile, sanitize, extra_cflags)[0]
 
 
 class HostDevice:

@@ -1,12 +1,12 @@
 """`tinyrt build MODEL --board B -o DIR`: generate the model and build the board's firmware."""
 from __future__ import annotations
 
+from .. import pipeline
 from ..boards import load_board
-from ..device import build_firmware, prepare
-from ..progress import step
+from ..errors import TinyrtError
 from ..table import table
-from .common import (add_board, add_compute, add_json, add_kernels, add_model,
-                     add_patch, add_quiet, with_kernels, write_json)
+from .common import (add_board, add_compute, add_input_copy, add_json, add_kernels, add_model,
+                     add_patch, add_quiet, options, write_json)
 
 
 def register(sub) -> None:
@@ -17,6 +17,7 @@ def register(sub) -> None:
     add_patch(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="project directory")
     p.add_argument("--profile", action="store_true", help="build with per-layer timing")
+    add_input_copy(p)
     add_compute(p)
     add_json(p)
     add_quiet(p)
@@ -24,21 +25,23 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    board = with_kernels(load_board(args.board), args)
-    lowered, project = prepare(args.model, board, args.output, args.compute, args.quiet)
-    step(f"building {lowered.graph.name} for {board['id']}", not args.quiet)
+    board = load_board(args.board)
+    opts = options(args)
+    prepared = pipeline.prepare(args.model, board, opts)
+    project = pipeline.write(prepared, args.output)
     if board["kind"] == "host":
-        from ..errors import TinyrtError
         raise TinyrtError("board 'host' has no firmware to build",
                           [f"tinyrt compile {args.model} --board host -o {args.output}",
                            f"tinyrt deploy {args.model} --board host"])
-    fw = build_firmware(lowered, project, board, args.profile)
+    fw = pipeline.build(prepared, project, opts).firmware
     s = fw.sizes
+    copy = prepared.input_copy_bytes
     print(table(["section", "bytes"], [["text", s.text], ["rodata (weights incl.)", s.rodata],
                                         ["weights", s.weights], ["data", s.data],
                                         ["bss (without arena)", s.bss], ["arena", s.arena],
+                                        ["input copy (in bss)", copy],
                                         ["stack (reserved)", s.stack], ["flash total", s.flash]],
                 title=f"{fw.elf}"))
     write_json(args.json, {"board": board["id"], "elf": str(fw.elf), "map": str(fw.map),
-                           "sizes": s.as_dict()})
+                           "sizes": s.as_dict(), "input_copy_bytes": copy})
     return 0

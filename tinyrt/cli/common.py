@@ -69,18 +69,22 @@ def _patch(text: str) -> str:
 def with_kernels(board: dict, args) -> dict:
     """The board with the --kernels and --patch choices attached (codegen.lower reads
     board["kernels"] and board["patch"])."""
-    board = dict(board)
-    if getattr(args, "kernels", "auto") == "portable":
-        board["kernels"] = ("portable",)
-    if getattr(args, "patch", "off") != "off":
-        board["patch"] = args.patch
-    if getattr(args, "stream_input", False):
-        board["stream_input"] = True
-    if getattr(args, "sram_budget", None):
-        board["sram_budget"] = args.sram_budget
-    if getattr(args, "max_overhead", None) is not None:
-        board["max_overhead"] = args.max_overhead
-    return board
+    return options(args).board_for(board)
+
+
+def options(args, **overrides):
+    """The one place CLI args become ``DeployOptions`` (tinyrt/pipeline/options.py)."""
+    from ..pipeline import from_args
+    return from_args(args, **overrides)
+
+
+def add_input_copy(p) -> None:
+    p.add_argument("--input-copy", choices=("auto", "on", "off"), default="auto",
+                   help="auto (default): the firmware keeps a copy of the input outside the "
+                        "arena when the plan reuses the input's bytes, so every run of an "
+                        "INVOKE and `monitor` compute on the input that was set (the copy counts "
+                        "as static RAM); off: the application writes its input into the arena "
+                        "before every run itself")
 
 
 def add_json(p) -> None:

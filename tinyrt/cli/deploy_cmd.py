@@ -3,10 +3,10 @@ tflite-runtime and report latency, memory and flash."""
 from __future__ import annotations
 
 from ..boards import load_board
-from ..deploy import deploy_host
+from ..pipeline import deploy
 from ..table import table
-from .common import (add_board, add_compute, add_json, add_kernels, add_model,
-                     add_patch, add_quiet, with_kernels, write_json)
+from .common import (add_board, add_compute, add_input_copy, add_json, add_kernels, add_model,
+                     add_patch, add_quiet, options, write_json)
 
 
 def register(sub) -> None:
@@ -22,6 +22,7 @@ def register(sub) -> None:
     p.add_argument("--profile", action="store_true", help="per-layer latency")
     p.add_argument("--dry-run", action="store_true", help="print the build and flash commands only")
     p.add_argument("--work-dir", metavar="DIR", help="keep the generated project here")
+    add_input_copy(p)
     add_compute(p)
     add_json(p)
     add_quiet(p)
@@ -46,8 +47,10 @@ def format_report(r: dict) -> str:
                      + " row by row (--patch)"])
     if "stack_bytes" in mem:
         rows.append(["stack (painted)", f"{mem['stack_bytes']:,} B"])
+        copy = mem.get("input_copy_bytes")
         rows.append(["peak SRAM", f"{mem['peak_sram_bytes']:,} B (arena + stack + "
-                                  f"{mem['static_ram_bytes']:,} B other static RAM)"])
+                                  f"{mem['static_ram_bytes']:,} B other static RAM"
+                     + (f", of which the input copy {copy:,} B)" if copy else ")")])
     rows.append(["flash", f"{r['flash_bytes']:,} B (weights {r['weights_bytes']:,} B)"])
     lat = r.get("latency")
     if lat:
@@ -71,19 +74,9 @@ def format_profile(layers: list[dict], unit: str) -> str:
 
 
 def run(args) -> int:
-    board = with_kernels(load_board(args.board), args)
-    if board["kind"] == "host":
-        report = deploy_host(args.model, board, runs=args.runs, seed=args.seed,
-                             inputs_path=args.inputs, work_dir=args.work_dir, quiet=args.quiet,
-                             compute=args.compute)
-    else:
-        from ..device import deploy_device
-        report = deploy_device(args.model, board, runs=args.runs, seed=args.seed,
-                               inputs_path=args.inputs, work_dir=args.work_dir, port=args.port,
-                               profile=args.profile, dry_run=args.dry_run, quiet=args.quiet,
-                               compute=args.compute)
-        if report is None:   # --dry-run printed the commands
-            return 0
+    report = deploy(args.model, load_board(args.board), options(args))
+    if report is None:   # --dry-run printed the commands
+        return 0
     print(format_report(report))
     write_json(args.json, report)
     bad = report["runs"] - report["matching_runs"]

@@ -213,19 +213,13 @@ def mixed_report(int8_graph, mixed_graph, names: list[str], board) -> dict:
 
 def measure_latency(int8_graph, mixed_path: Path, board, quiet: bool) -> dict:
     """Both models deployed on ``board`` (one seeded input each): latency and bit-exactness."""
-    import tempfile
-
-    from ..device import deploy_device
+    from ..pipeline import DeployOptions, deploy
     out = {}
-    with tempfile.TemporaryDirectory(prefix="tinyrt-latency-") as tmp:
-        int8_path = Path(tmp) / "int8.tflite"
-        int8_path.write_bytes(write_tflite(int8_graph))
-        for key, path in (("int8", int8_path), ("mixed", mixed_path)):
-            r = deploy_device(str(path), board, runs=1, quiet=quiet,
-                              work_dir=str(Path(tmp) / key))
-            out[f"{key}_latency"] = r["latency"]["cycles_median"]
-            out[f"{key}_bit_exact"] = r["bit_exact_runs"] == r["runs"]
-            out["latency_unit"] = r["latency"]["unit"]
+    for key, model in (("int8", int8_graph), ("mixed", mixed_path)):
+        r = deploy(model, board, DeployOptions(runs=1, quiet=quiet))
+        out[f"{key}_latency"] = r["latency"]["cycles_median"]
+        out[f"{key}_bit_exact"] = r["bit_exact_runs"] == r["runs"]
+        out["latency_unit"] = r["latency"]["unit"]
     out["extra_latency"] = out["mixed_latency"] - out["int8_latency"]
     return out
 

@@ -122,10 +122,7 @@ def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES
     arena; "rank": the sensitivity ranking) k = 1..top_k layers in FP16: output SQNR and top-1
     (at the logits for a classifier, tflite-runtime), weights and arena (tinyrt's plan), and
     latency, flash and bit-exactness measured by deploying each model on ``board``."""
-    import tempfile
-
-    from ..device import deploy_device
-    from ..writer import write_tflite
+    from ..pipeline import DeployOptions, deploy
     from .prepare import compact
     from .sensitivity import (analyse, costs, greedy_fp16, layer_owners, measure_mixed,
                               measure_point, mixed_graph, run_outputs)
@@ -145,26 +142,22 @@ def bench_mixed_model(path: Path, board: dict, top_k: int = 3, sizes=MIXED_SIZES
             analyse(base, held, top_k=top_k, progress=progress, board=board)["keep_float"]
         variants += [(search, row, mixed_graph(base, owner, row["indices"])) for row in keep]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="tinyrt-mixed-") as tmp:
-        for j, (search, row, g) in enumerate(variants):
-            out = {"model": name, "board": board["id"], "search": search, "k": row["k"],
-                   "fp16_layers": row["layers"],
-                   "fp16_layer_indices": row["indices"], "fp16_layer_ops": row["op_types"],
-                   "output_sqnr_db": row["output_sqnr_db"], "top1_agreement": row["top1_agreement"],
-                   "weights_bytes": row["weights_bytes"], "arena_bytes": row["arena_bytes"],
-                   "measured_at": fg.t(point[0]).name}
-            model = Path(tmp) / f"{name}_mixed{j}.tflite"
-            model.write_bytes(write_tflite(compact(g)))
-            try:
-                r = deploy_device(str(model), board, runs=1, quiet=True,
-                                  work_dir=str(Path(tmp) / f"build{j}"))
-                out.update(instructions=r["latency"]["cycles_median"], unit=r["latency"]["unit"],
-                           bit_exact=r["bit_exact_runs"] == r["runs"],
-                           flash_bytes=r["flash_bytes"],
-                           peak_sram_bytes=r["memory"]["peak_sram_bytes"])
-            except TinyrtError as e:
-                out["error"] = e.message.splitlines()[0]
-            rows.append(out)
+    for search, row, g in variants:
+        out = {"model": name, "board": board["id"], "search": search, "k": row["k"],
+               "fp16_layers": row["layers"],
+               "fp16_layer_indices": row["indices"], "fp16_layer_ops": row["op_types"],
+               "output_sqnr_db": row["output_sqnr_db"], "top1_agreement": row["top1_agreement"],
+               "weights_bytes": row["weights_bytes"], "arena_bytes": row["arena_bytes"],
+               "measured_at": fg.t(point[0]).name}
+        try:
+            r = deploy(compact(g), board, DeployOptions(runs=1, quiet=True))
+            out.update(instructions=r["latency"]["cycles_median"], unit=r["latency"]["unit"],
+                       bit_exact=r["bit_exact_runs"] == r["runs"],
+                       flash_bytes=r["flash_bytes"],
+                       peak_sram_bytes=r["memory"]["peak_sram_bytes"])
+        except TinyrtError as e:
+            out["error"] = e.message.splitlines()[0]
+        rows.append(out)
     return rows
 
 
