@@ -5,6 +5,11 @@
  * so board.clock_hz is 12 MHz and the UART baud rate is exact. Console: UART0 (PL011) on GPIO0
  * (TX) / GPIO1 (RX). Latency: the M0+ has no DWT cycle counter, so SysTick counts core cycles
  * (24 bits, extended to 64 by counting its wrap interrupts, cortexm.h).
+ * While waiting for a byte the core sleeps in WFI, woken by the UART's interrupt line (UART0 = 20,
+ * UART1 = 21 in the RP2040 datasheet's interrupt table; console.rx_irq in the board file
+ * overrides). The FIFOs stay on, so the line rises when the RX FIFO holds 4 bytes (UARTIFLS 1/8)
+ * or, for fewer, 32 bit periods after the last one (receive timeout, 0.3 ms at 115200 baud).
+ * The interrupt is never taken: see tr_wait_irq in cortexm.h.
  */
 #include <stdint.h>
 
@@ -36,12 +41,27 @@
 #define IO_BANK0_GPIO_CTRL(n) TR_REG32(0x40014000u + 0x04u + 8u * (n))
 #define FUNC_UART 2u
 
+#ifndef TR_CONSOLE_RX_IRQ
+#if TR_CONSOLE_BASE == 0x40034000u
+#define TR_CONSOLE_RX_IRQ 20u /* UART0_IRQ */
+#elif TR_CONSOLE_BASE == 0x40038000u
+#define TR_CONSOLE_RX_IRQ 21u /* UART1_IRQ */
+#else
+#error "board_rp2040.c: set console.rx_irq (the UART's interrupt number) in the board file"
+#endif
+#endif
+
 #define UART_DR TR_REG32(TR_CONSOLE_BASE + 0x000u)
 #define UART_FR TR_REG32(TR_CONSOLE_BASE + 0x018u)
 #define UART_IBRD TR_REG32(TR_CONSOLE_BASE + 0x024u)
 #define UART_FBRD TR_REG32(TR_CONSOLE_BASE + 0x028u)
 #define UART_LCR_H TR_REG32(TR_CONSOLE_BASE + 0x02Cu)
 #define UART_CR TR_REG32(TR_CONSOLE_BASE + 0x030u)
+#define UART_IFLS TR_REG32(TR_CONSOLE_BASE + 0x034u)
+#define UART_IMSC TR_REG32(TR_CONSOLE_BASE + 0x038u)
+#define UART_RIS TR_REG32(TR_CONSOLE_BASE + 0x03Cu)
+#define INT_RX (1u << 4) /* RXIM / RXRIS: the RX FIFO reached its trigger level */
+#define INT_RT (1u << 6) /* RTIM / RTRIS: receive timeout */
 #define FR_RXFE (1u << 4)
 #define FR_TXFF (1u << 5)
 
@@ -86,6 +106,8 @@ void tr_board_init(void)
     UART_IBRD = div >> 7;
     UART_FBRD = ((div & 0x7Fu) + 1u) / 2u;
     UART_LCR_H = (3u << 5) | (1u << 4); /* 8 bits, FIFOs on; latches the divider */
+    UART_IFLS = 0u;                     /* RX (and TX) trigger at 1/8 full */
+    UART_IMSC = INT_RX | INT_RT;        /* the RX line wakes WFI, never taken */
     UART_CR = (1u << 9) | (1u << 8) | 1u; /* RXE, TXE, UARTEN */
     IO_BANK0_GPIO_CTRL(TR_CONSOLE_TX_PIN) = FUNC_UART;
     IO_BANK0_GPIO_CTRL(TR_CONSOLE_RX_PIN) = FUNC_UART;
@@ -97,6 +119,8 @@ void tr_board_init(void)
 uint8_t tr_board_getc(void)
 {
     while (UART_FR & FR_RXFE) {
+        /* Both causes clear as the FIFO is read: the line is low while it is empty. */
+        tr_wait_irq(TR_CONSOLE_RX_IRQ, &UART_RIS, INT_RX | INT_RT);
     }
     return (uint8_t)UART_DR;
 }

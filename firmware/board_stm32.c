@@ -9,6 +9,10 @@
  *               VDDIO2 (PWR_CR2.IOSV).
  * Both have the same U(S)ART register layout (CR1, BRR, ISR, ICR, RDR, TDR); the LPUART divider
  * is 256 * f / baud instead of f / baud (console.kind stm32_lpuart / stm32_usart).
+ * While waiting for a byte the core sleeps in WFI, woken by the U(S)ART's interrupt line
+ * (CR1.RXNEIE: raised while ISR.RXNE or ISR.ORE is set; TR_CONSOLE_RX_IRQ: console.rx_irq in
+ * the board file, else USART3 = 39 on the F7, LPUART1 = 70 on the L4R5, from the reference
+ * manuals' vector tables). The interrupt is never taken: see tr_wait_irq in cortexm.h.
  */
 #include <stdint.h>
 
@@ -44,6 +48,16 @@
 #error "board_stm32.c: firmware.defines must set TR_STM32F7 or TR_STM32L4"
 #endif
 
+#ifndef TR_CONSOLE_RX_IRQ
+#if TR_CONSOLE_BASE == 0x40004800u
+#define TR_CONSOLE_RX_IRQ 39u /* USART3 */
+#elif TR_CONSOLE_BASE == 0x40008000u
+#define TR_CONSOLE_RX_IRQ 70u /* LPUART1 (STM32L4) */
+#else
+#error "board_stm32.c: set console.rx_irq (the U(S)ART's interrupt number) in the board file"
+#endif
+#endif
+
 #define GPIO_MODER TR_REG32(GPIO_BASE + 0x00u)
 #define GPIO_AFR(n) TR_REG32(GPIO_BASE + 0x20u + 4u * (n))
 
@@ -53,6 +67,10 @@
 #define UART_ICR TR_REG32(TR_CONSOLE_BASE + 0x20u)
 #define UART_RDR TR_REG32(TR_CONSOLE_BASE + 0x24u)
 #define UART_TDR TR_REG32(TR_CONSOLE_BASE + 0x28u)
+#define CR1_UE (1u << 0)
+#define CR1_RE (1u << 2)
+#define CR1_TE (1u << 3)
+#define CR1_RXNEIE (1u << 5)
 #define ISR_ORE (1u << 3)
 #define ISR_RXNE (1u << 5)
 #define ISR_TXE (1u << 7)
@@ -97,7 +115,7 @@ void tr_board_init(void)
     pin_af(RX_PIN);
     UART_CR1 = 0u;
     UART_BRR = UART_DIVIDER;
-    UART_CR1 = (1u << 3) | (1u << 2) | 1u; /* TE, RE, UE */
+    UART_CR1 = CR1_RXNEIE | CR1_TE | CR1_RE | CR1_UE; /* the RX line wakes WFI, never taken */
 
     tr_dwt_start();
     tr_ticks_start(&cycles, TR_DWT_CYCCNT, 0xFFFFFFFFu);
@@ -114,7 +132,10 @@ uint8_t tr_board_getc(void)
         }
         if (isr & ISR_ORE) {
             UART_ICR = ISR_ORE; /* a lost byte: the frame's CRC catches it, the host retries */
+            continue;
         }
+        /* RXNE and ORE hold the line high until read or cleared: checked again masked. */
+        tr_wait_irq(TR_CONSOLE_RX_IRQ, &UART_ISR, ISR_RXNE | ISR_ORE);
     }
 }
 
