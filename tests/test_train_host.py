@@ -20,8 +20,9 @@ from train_models import small_cnn
 RTOL = 1e-5
 
 
-def train_both(graph, spec: str, inputs, labels, lr=0.05, momentum=0.9, batch=3):
-    project = train.generate(graph, spec, load_board("host"), host_main=True)
+def train_both(graph, spec: str, inputs, labels, lr=0.05, momentum=0.9, batch=3,
+               state=True):
+    project = train.generate(graph, spec, load_board("host"), host_main=True, momentum=state)
     boundary = reference.boundary_activations(project.tg, inputs)
     want = reference.train(project.tg, boundary, labels, lr, momentum, batch)
     with host.built(project.files) as exe:
@@ -52,6 +53,16 @@ def test_small_cnn_trains_as_the_numpy_reference(spec):
     inputs = rng.integers(-128, 128, (10, 1, 9, 7, 3)).astype(np.int8)
     labels = rng.integers(0, 5, 10)
     assert_same_training(*train_both(small_cnn(), spec, inputs, labels))
+
+
+def test_plain_sgd_build_trains_as_the_reference_without_momentum():
+    rng = np.random.default_rng(2)
+    inputs = rng.integers(-128, 128, (8, 1, 9, 7, 3)).astype(np.int8)
+    labels = rng.integers(0, 5, 8)
+    project, got, want = train_both(small_cnn(), "last:2", inputs, labels, momentum=0.0,
+                                    state=False)
+    assert not project.plan.momentum
+    assert_same_training(project, got, want)
 
 
 def test_example_digits_last_2_trains_as_the_numpy_reference(tmp_path):

@@ -49,10 +49,11 @@ def prepare(graph: Graph, spec_text: str) -> TrainGraph:
 
 
 def generate(graph: Graph, spec_text: str, board: dict, host_main: bool = False,
-             strategy: str = "best") -> TrainProject:
+             strategy: str = "best", momentum: bool = True) -> TrainProject:
     """Everything to build: the backbone through codegen (model.c, model.h, weights, kernels),
     model_train.c/.h and the training kernels; with ``host_main`` the host runner
-    train_main_host.c (tinyrt/train/host.py)."""
+    train_main_host.c (tinyrt/train/host.py). ``momentum=False`` builds plain SGD: no momentum
+    buffer, a third less persistent memory."""
     import codegen
     from codegen.render import kernel_files
 
@@ -61,7 +62,8 @@ def generate(graph: Graph, spec_text: str, board: dict, host_main: bool = False,
     tg = prepare(graph, spec_text)
     backbone = codegen.lower(tg.backbone_graph(), board, strategy=strategy, compute="fp32")
     files = codegen.render(backbone, host_main=False)
-    tplan = plan.plan(tg, board.get("alignment", 8), backbone.plan.arena_bytes, strategy)
+    tplan = plan.plan(tg, board.get("alignment", 8), backbone.plan.arena_bytes, strategy,
+                      momentum)
     code = lower.lower(tg, tplan, board)
     files.update(lower.render(code))
     for header in code.headers:

@@ -164,10 +164,15 @@ def lower(tg: TrainGraph, plan: TrainPlan, board: dict) -> TrainCode:
                                                      _lit(ACTIVATIONS[last.act])])]
     for op in reversed(computing):
         code.backward += _backward(b, op, op is computing[0])
-    code.update = b.call("update", "", [_arena(plan, "params"), _arena(plan, "grads"),
-                                        _arena(plan, "velocity"), _lit(tg.param_count),
-                                        {"kind": "lr"}, {"kind": "momentum"},
-                                        {"kind": "batch"}])
+    if plan.momentum:
+        code.update = b.call("update", "", [_arena(plan, "params"), _arena(plan, "grads"),
+                                            _arena(plan, "velocity"), _lit(tg.param_count),
+                                            {"kind": "lr"}, {"kind": "momentum"},
+                                            {"kind": "batch"}])
+    else:
+        code.update = b.call("update_plain", "", [_arena(plan, "params"), _arena(plan, "grads"),
+                                                  _lit(tg.param_count), {"kind": "lr"},
+                                                  {"kind": "batch"}])
     init = np.concatenate([p.init.reshape(-1) for p in tg.params]).astype(np.float32)
     code.consts.insert(0, {"name": "train_init_params", "count": int(init.size),
                            "comment": "initial values of the trainable parameters",
@@ -192,7 +197,8 @@ def context(code: TrainCode) -> dict:
             "forward": code.forward, "loss": code.loss, "loss_act": code.loss_act,
             "backward": code.backward, "update": code.update,
             "params_offset": plan.offset("params"), "grads_offset": plan.offset("grads"),
-            "velocity_offset": plan.offset("velocity"),
+            "momentum": int(plan.momentum),
+            "velocity_offset": plan.offset("velocity") if plan.momentum else -1,
             "logits_offset": plan.offset(plan.act[last.y]),
             "steps": plan.steps,
             "params": [{"name": p.name, "shape": list(p.shape),

@@ -6,7 +6,8 @@ tail op, ``loss``, one ``backward`` step per computing tail op in reverse order,
 Buffers:
 
 - ``params``, ``grads``, ``velocity``: the trainable parameters, their accumulated gradients
-  and the momentum, each one packed block in TrainGraph.params order, live at every step;
+  and the momentum (none when built for plain SGD), each one packed block in TrainGraph.params
+  order, live at every step;
 - ``act:<tensor>``: a tail activation (FP32), from its forward step until nothing reads it: the
   next op's forward, that op's backward (weight gradient, max-pool argmax), and, where that
   op's backward_input kernel is a gather (kernels/train.GRAD_IN_PLACE), the activation's own
@@ -56,6 +57,10 @@ class TrainPlan:
     def offset(self, name: str) -> int:
         return next(b.offset for b in self.buffers if b.name == name)
 
+    @property
+    def momentum(self) -> bool:
+        return any(b.name == "velocity" for b in self.buffers)
+
     def summary(self) -> dict:
         persistent = sum(b.size for b in self.buffers
                          if b.name in ("params", "grads", "velocity"))
@@ -83,11 +88,13 @@ def _roots(tg: TrainGraph) -> dict[int, int]:
 
 
 def plan(tg: TrainGraph, alignment: int = 8, backbone_arena_bytes: int = 0,
-         strategy: str = "best") -> TrainPlan:
+         strategy: str = "best", momentum: bool = True) -> TrainPlan:
+    """``momentum=False``: plain SGD, no momentum buffer (a third of the persistent bytes)."""
     steps, fwd, bwd = _steps(tg)
     end = len(steps) - 1
     block = tg.param_count * FLOAT
-    bufs = [TrainBuffer(name, block, 0, end) for name in ("params", "grads", "velocity")]
+    bufs = [TrainBuffer(name, block, 0, end)
+            for name in ("params", "grads", "velocity")[:3 if momentum else 2]]
     root = _roots(tg)
     act: dict[int, str] = {}
     grad: dict[int, str] = {}
