@@ -7,6 +7,7 @@ import os
 import select
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -245,6 +246,35 @@ def test_damaged_frames_are_retried_and_the_output_stays_exact(device, relay, re
     assert outputs[0].tobytes() == ref.run(x)[0].tobytes()
     seqs = [p.decode_frame(f).seq for f in r.seen[UP]]
     assert len(seqs) > len(set(seqs)) == 7   # INFO, 3 x SET_INPUT, INVOKE, 2 x GET_OUTPUT; retries reuse the seq
+
+
+def damage_seq(frame):
+    """The frame with another seq (its CRC no longer matches): the device echoes that seq."""
+    body = bytearray(p.cobs_decode(frame[:-1]))
+    body[2] ^= 0x55   # the seq's low byte (version, type, seq:u16)
+    return p.cobs_encode(bytes(body)) + b"\0"
+
+
+def test_a_request_whose_seq_was_damaged_is_sent_again_at_once(device, relay):
+    """The device answers BAD_CRC with the damaged seq; not the seq of an earlier request, so the
+    host takes it for its own request's damage instead of waiting out the timeout."""
+    r = relay(on(UP, {0}, damage_seq))
+    with Device.open(r.url, timeout=5.0, retries=2) as board:
+        started = time.monotonic()
+        board.info()
+        assert time.monotonic() - started < 2.0
+        assert (board.link.resends, board.link.timeouts) == (1, 0)
+
+
+def test_a_request_whose_closing_delimiter_is_lost_still_ends(device, relay):
+    """The host sends one more 0x00 after each frame: the frame ends even when its own closing
+    0x00 is damaged, so the answer comes at once instead of after a timeout and a resend."""
+    r = relay(on(UP, {0}, lambda frame: frame[:-1]))
+    with Device.open(r.url, timeout=5.0, retries=2) as board:
+        started = time.monotonic()
+        board.info()
+        assert time.monotonic() - started < 2.0
+        assert (board.link.resends, board.link.timeouts) == (0, 0)
 
 
 FAULT_LINE = (b"\r\n*** tinyrt: fault exc=0x00000003 pc=0x000012ab lr=0x00000f01 sp=0x2000ffa0 "

@@ -7,7 +7,8 @@ line a crashed firmware prints raises at once ("the device faulted: ..."). On a 
 damaging frames it moves inputs and outputs in smaller chunks (``Link.payload_limit``): a long
 frame is far less likely to cross a noisy line whole. ``Device``
 is the typed API on top: ``info()``, ``set_input()``, ``invoke()``, ``get_output()``, ``stats()``,
-``profile()``, and ``run()`` for whole numpy tensors.
+``profile()``, and ``run()`` for whole numpy tensors, which sends the input again once when the
+board lost it (a reset between SET_INPUT and GET_OUTPUT). Diagnoses: ``tinyrt.linkdiag``.
 
 A port is a device path (``/dev/ttyACM0``, a pty such as ``/dev/pts/5``) or a pyserial URL
 (``socket://127.0.0.1:4321`` for QEMU's console).
