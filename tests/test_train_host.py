@@ -15,7 +15,7 @@ from tinyrt.boards import load_board
 from tinyrt.frontend import read_tflite
 from tinyrt.train import host, reference
 from tinyrt.train.data import model_inputs
-from train_models import small_cnn
+from train_models import gap_cnn, small_cnn
 
 RTOL = 1e-5
 
@@ -53,6 +53,17 @@ def test_small_cnn_trains_as_the_numpy_reference(spec):
     inputs = rng.integers(-128, 128, (10, 1, 9, 7, 3)).astype(np.int8)
     labels = rng.integers(0, 5, 10)
     assert_same_training(*train_both(small_cnn(), spec, inputs, labels))
+
+
+@pytest.mark.parametrize("spec", ["last:2", "bias:last:2"])
+def test_conv_fused_with_a_global_pool_trains_as_the_reference(spec):
+    rng = np.random.default_rng(4)
+    inputs = rng.integers(-128, 128, (9, 1, 7, 6, 3)).astype(np.int8)
+    labels = rng.integers(0, 4, 9)
+    project, got, want = train_both(gap_cnn(), spec, inputs, labels, batch=2)
+    assert project.tg.fused_pool and "train_conv2d_gap_f32" in project.code.headers
+    assert not any(b.name == f"act:{project.tg.tail[0].y}" for b in project.plan.buffers)
+    assert_same_training(project, got, want)
 
 
 def test_plain_sgd_build_trains_as_the_reference_without_momentum():

@@ -78,3 +78,25 @@ def small_cnn(seed: int = 0, classes: int = 5):
     prob = m.tensor((1, classes), scale=1 / 256, zero_point=-128)
     m.op("SOFTMAX", [logits], [prob], beta=1.0)
     return m.graph([prob])
+
+
+def gap_cnn(seed: int = 1, classes: int = 4):
+    """input 7x6x3 -> conv3x3 SAME ReLU -> conv3x3/2 SAME ReLU6 -> global average pool
+    -> reshape -> FC -> softmax: last:2 trains the conv fused with the global pool."""
+    rng = np.random.default_rng(seed)
+    m = ModelBuilder("gap_cnn")
+    x = m.input((1, 7, 6, 3), scale=ACT_SCALE, zero_point=3)
+    h = _conv(m, rng, x, 5, 3, 1, "SAME", "RELU")
+    h = _conv(m, rng, h, 6, 3, 2, "SAME", "RELU6")
+    _, oh, ow, _ = m.tensors[h].shape
+    h = _pool(m, h, "AVERAGE_POOL_2D", (oh, ow), oh, "VALID")
+    shape = m.const(np.array([1, 6]), "int32")
+    f = m.tensor((1, 6), scale=ACT_SCALE, zero_point=int(m.tensors[h].quant.zero_point[0]))
+    m.op("RESHAPE", [h, shape], [f], new_shape=[1, 6])
+    wt = _weights(m, rng, (classes, 6), 0, 6, per_channel=False)
+    logits = m.tensor((1, classes), scale=0.1, zero_point=0)
+    m.op("FULLY_CONNECTED", [f, wt, _bias(m, rng, wt, classes)], [logits],
+         activation="NONE", keep_num_dims=False)
+    prob = m.tensor((1, classes), scale=1 / 256, zero_point=-128)
+    m.op("SOFTMAX", [logits], [prob], beta=1.0)
+    return m.graph([prob])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..errors import UnsupportedOp
 
 STEPS = ("forward", "backward_input", "backward_weights", "bias_grad", "loss", "act_backward",
-         "update", "update_plain")
+         "update", "update_plain", "forward_gap", "backward_gap")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ KERNELS: list[TrainKernel] = [
     *_family("train_pool_f32", "MEAN", "train_pool_f32", "train_avgpool_backward_input_f32"),
     *_family("train_pool_f32", "MAX_POOL_2D", "train_pool_f32",
              "train_maxpool_backward_input_f32"),
+    TrainKernel("forward_gap", "CONV_2D", "f32", "portable", "train_conv2d_gap_f32",
+                "train_conv2d_gap_f32"),
+    TrainKernel("backward_gap", "CONV_2D", "f32", "portable", "train_conv2d_gap_f32",
+                "train_conv2d_gap_backward_f32"),
     TrainKernel("bias_grad", "", "f32", "portable", "train_bias_f32", "train_bias_grad_f32"),
     TrainKernel("loss", "", "f32", "portable", "train_xent_f32", "train_softmax_xent_f32"),
     TrainKernel("act_backward", "", "f32", "portable", "train_act_f32", "train_act_backward_f32"),

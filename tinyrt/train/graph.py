@@ -84,6 +84,20 @@ class TrainGraph:
         return g.replace(ops=[g.ops[i] for i in self.backbone], outputs=[self.boundary],
                          name=f"{g.name}_backbone")
 
+    @property
+    def fused_pool(self) -> bool:
+        """The first tail op is a convolution whose output only feeds a global average pool:
+        the two run fused (train_conv2d_gap_f32.h) and the convolution's map is never stored,
+        its gradient recomputed from a 1-bit activation mask (the first op needs no input
+        gradient, so nothing else reads the map)."""
+        if len(self.tail) < 2 or self.tail[0].type != "CONV_2D":
+            return False
+        pool = self.tail[1]
+        g, (_, h, w, _) = pool.geom, pool.x_shape
+        return (pool.type in ("AVERAGE_POOL_2D", "MEAN") and pool.act == "NONE"
+                and pool.y_shape[1:3] == (1, 1) and (g["kh"], g["kw"]) == (h, w)
+                and g["ph"] == g["pw"] == 0)
+
     def act_of(self, tensor: int) -> str:
         """The activation that produced a tail tensor (through reshapes); NONE at the boundary."""
         for op in reversed(self.tail):

@@ -18,7 +18,7 @@ from codegen.render import c_float, c_values, kernel_params
 from ..kernels import train as table
 from ..paths import data_dir
 from .graph import ACTIVATIONS, TailOp, TrainGraph
-from .plan import FLOAT, TrainPlan
+from .plan import FLOAT, TrainPlan, computing, output_of
 
 
 @dataclass
@@ -106,9 +106,20 @@ def _pool_dims(op: TailOp) -> list[int]:
     return [ih, iw, ic, oh, ow, g["kh"], g["kw"], g["sh"], g["sw"], g["ph"], g["pw"]]
 
 
+def _mask(b: _Builder) -> dict:
+    if not any(buf.name == "mask" for buf in b.plan.buffers):
+        return NULL
+    return {"kind": "arena", "ctype": "uint8_t", "offset": b.plan.offset("mask")}
+
+
 def _forward(b: _Builder, op: TailOp) -> dict:
-    out = _arena(b.plan, b.plan.act[op.y])
     act = _lit(ACTIVATIONS[op.act])
+    if op is b.tg.tail[0] and b.tg.fused_pool:
+        pooled = _arena(b.plan, b.plan.act[b.tg.tail[1].y])
+        return b.call("forward_gap", op.type, [*b.input_args(op), b.tensor_arg(op, "weight"),
+                                               b.tensor_arg(op, "bias"), pooled, _mask(b),
+                                               *map(_lit, _dims(op)), act])
+    out = _arena(b.plan, b.plan.act[op.y])
     if op.type == "FULLY_CONNECTED":
         sizes = [int(np.prod(op.x_shape)), int(np.prod(op.y_shape))]
         return b.call("forward", op.type, [*b.input_args(op), b.tensor_arg(op, "weight"),
@@ -123,7 +134,20 @@ def _forward(b: _Builder, op: TailOp) -> dict:
                                        _lit(op.type == "MAX_POOL_2D"), act])
 
 
+def _backward_gap(b: _Builder, op: TailOp) -> list[dict]:
+    """The fused conv + global pool: its weight and bias gradients in one call."""
+    grad = {"weight": NULL, "bias": NULL}
+    for which, index in (("weight", op.weight), ("bias", op.bias)):
+        if index is not None:
+            grad[which] = b.grad_arg(op, index)
+    dy = _arena(b.plan, b.plan.grad[b.tg.tail[1].y])
+    return [b.call("backward_gap", op.type, [*b.input_args(op), dy, _mask(b), grad["weight"],
+                                             grad["bias"], *map(_lit, _dims(op))])]
+
+
 def _backward(b: _Builder, op: TailOp, first: bool) -> list[dict]:
+    if first and b.tg.fused_pool:
+        return _backward_gap(b, op)
     plan, calls = b.plan, []
     dy = _arena(plan, plan.grad[op.y])
     positions = int(op.y_shape[1] * op.y_shape[2])
@@ -153,17 +177,17 @@ def _backward(b: _Builder, op: TailOp, first: bool) -> list[dict]:
 def lower(tg: TrainGraph, plan: TrainPlan, board: dict) -> TrainCode:
     code = TrainCode(tg, plan, board)
     b = _Builder(tg, plan, board, code)
-    computing = [op for op in tg.tail if not op.alias]
-    code.forward = [_forward(b, op) for op in computing]
-    last = computing[-1]
+    ops = [tg.tail[k] for k in computing(tg)]
+    code.forward = [_forward(b, op) for op in ops]
+    last = output_of(tg, computing(tg)[-1])
     logits, dlogits = _arena(plan, plan.act[last.y]), _arena(plan, plan.grad[last.y])
     code.loss = b.call("loss", "", [logits, dlogits, _lit(tg.classes), {"kind": "label"},
                                     {"kind": "predicted"}])
     if last.act != "NONE":
         code.loss_act = [b.call("act_backward", "", [logits, dlogits, _lit(tg.classes),
                                                      _lit(ACTIVATIONS[last.act])])]
-    for op in reversed(computing):
-        code.backward += _backward(b, op, op is computing[0])
+    for op in reversed(ops):
+        code.backward += _backward(b, op, op is ops[0])
     if plan.momentum:
         code.update = b.call("update", "", [_arena(plan, "params"), _arena(plan, "grads"),
                                             _arena(plan, "velocity"), _lit(tg.param_count),
@@ -190,7 +214,7 @@ def _env() -> jinja2.Environment:
 
 def context(code: TrainCode) -> dict:
     tg, plan = code.tg, code.plan
-    last = [op for op in tg.tail if not op.alias][-1]
+    last = output_of(tg, computing(tg)[-1])
     return {"model_name": tg.graph.name, "board": code.board["id"], "headers": code.headers,
             "arena_bytes": plan.arena_bytes, "classes": tg.classes,
             "param_count": tg.param_count, "consts": code.consts,

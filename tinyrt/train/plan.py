@@ -70,12 +70,28 @@ class TrainPlan:
                 "steps": len(self.steps)}
 
 
+def computing(tg: TrainGraph) -> list[int]:
+    """Tail ops with a step of their own: not reshapes, not a pool fused into the first conv."""
+    return [k for k, op in enumerate(tg.tail) if not op.alias and not (k == 1 and tg.fused_pool)]
+
+
+def output_of(tg: TrainGraph, k: int):
+    """The tail op whose output op k writes (the pool's, for a conv fused with it)."""
+    return tg.tail[1] if k == 0 and tg.fused_pool else tg.tail[k]
+
+
+def mask_bytes(tg: TrainGraph) -> int:
+    """The fused conv's activation mask: one bit per element of its output map."""
+    op = tg.tail[0]
+    return 0 if op.act == "NONE" else (op.y_shape[1] * op.y_shape[2] * op.y_shape[3] + 7) // 8
+
+
 def _steps(tg: TrainGraph) -> tuple[list[str], dict[int, int], dict[int, int]]:
-    computing = [k for k, op in enumerate(tg.tail) if not op.alias]
-    steps = ["backbone"] + [f"forward {tg.tail[k].name}" for k in computing] + ["loss"]
-    fwd = {k: 1 + n for n, k in enumerate(computing)}
-    bwd = {k: len(steps) + n for n, k in enumerate(reversed(computing))}
-    steps += [f"backward {tg.tail[k].name}" for k in reversed(computing)] + ["update"]
+    computing_ = computing(tg)
+    steps = ["backbone"] + [f"forward {tg.tail[k].name}" for k in computing_] + ["loss"]
+    fwd = {k: 1 + n for n, k in enumerate(computing_)}
+    bwd = {k: len(steps) + n for n, k in enumerate(reversed(computing_))}
+    steps += [f"backward {tg.tail[k].name}" for k in reversed(computing_)] + ["update"]
     return steps, fwd, bwd
 
 
@@ -98,12 +114,14 @@ def plan(tg: TrainGraph, alignment: int = 8, backbone_arena_bytes: int = 0,
     root = _roots(tg)
     act: dict[int, str] = {}
     grad: dict[int, str] = {}
-    computing = [k for k, op in enumerate(tg.tail) if not op.alias]
-    for n, k in enumerate(computing):
-        op = tg.tail[k]
+    ops = computing(tg)
+    if tg.fused_pool and mask_bytes(tg):
+        bufs.append(TrainBuffer("mask", mask_bytes(tg), fwd[0], bwd[0]))
+    for n, k in enumerate(ops):
+        op = output_of(tg, k)
         name = f"act:{op.y}"
         size = FLOAT * int(op.y_shape[1] * op.y_shape[2] * op.y_shape[3])
-        consumer = computing[n + 1] if n + 1 < len(computing) else None
+        consumer = ops[n + 1] if n + 1 < len(ops) else None
         if consumer is None:      # the logits: read by the loss, gradient of their own
             bufs.append(TrainBuffer(name, size, fwd[k], steps.index("loss")))
             bufs.append(TrainBuffer(f"grad:{op.y}", size, steps.index("loss"), bwd[k]))
