@@ -1,6 +1,7 @@
-"""Ctrl-C and SIGTERM during a deploy: the command stops promptly with one short line (no
-traceback) and the conventional status (128 + the signal), no QEMU outlives it, and the
-project it made for itself is removed."""
+"""Ctrl-C, SIGTERM and SIGHUP (a closed terminal) during a deploy: the command stops promptly
+with one short line (no traceback) and the conventional status (128 + the signal), no QEMU
+outlives it, and the project it made for itself is removed. A SIGKILL runs no handler: QEMU
+still ends with tinyrt."""
 from __future__ import annotations
 
 import os
@@ -80,8 +81,9 @@ def start_deploy(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
 
 
 @pytest.mark.parametrize("signum,status,message", [(signal.SIGINT, 130, "interrupted"),
-                                                   (signal.SIGTERM, 143, "stopped by SIGTERM")],
-                         ids=["ctrl-c", "sigterm"])
+                                                   (signal.SIGTERM, 143, "stopped by SIGTERM"),
+                                                   (signal.SIGHUP, 129, "stopped by SIGHUP")],
+                         ids=["ctrl-c", "sigterm", "sighup"])
 def test_a_signal_stops_the_deploy_and_everything_it_started(tmp_path, signum, status, message):
     proc, temp = start_deploy(tmp_path)
     qemu_pid = wait_for_child(proc, "qemu-system")
