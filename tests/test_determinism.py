@@ -21,9 +21,9 @@ from tinyrt.writer import write_tflite
 FOLDERS = ("a", "b/much/longer/folder/name/for/the/second/build")
 
 
-def tinyrt(*args) -> subprocess.CompletedProcess:
+def tinyrt(*args, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tinyrt", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -44,11 +44,12 @@ def assert_same_builds(first: dict[str, bytes], second: dict[str, bytes]) -> Non
 
 
 def build_in_two_folders(model: Path, board: str, tmp_path: Path, *options) -> list[dict[str, bytes]]:
-    """`tinyrt build MODEL --board B -o DIR` into each of FOLDERS; their snapshots."""
+    """`tinyrt build MODEL --board B -o DIR` into each of FOLDERS, each run from another working
+    folder (the compiler records it in the debug info); their snapshots."""
     snaps = []
-    for name in FOLDERS:
+    for name, cwd in zip(FOLDERS, (None, tmp_path)):
         out = tmp_path / "builds" / name
-        proc = tinyrt("build", model, "--board", board, "-o", out, "--quiet", *options)
+        proc = tinyrt("build", model, "--board", board, "-o", out, "--quiet", *options, cwd=cwd)
         assert proc.returncode == 0, proc.stderr
         assert (out / f"build-{board}" / "firmware.elf").is_file()
         snaps.append(snapshot(out))

@@ -168,7 +168,9 @@ def commands(project_dir: str | os.PathLike, board: dict, out_dir: str | os.Path
     base = [cc, *cpu_flags(board), *CFLAGS, *(f"-D{k}={v}" for k, v in defines(board, profile).items()),
             "-I", str(project), "-I", str(fw_dir), *extra_cflags,
             # no folder names in the objects (debug info, __FILE__): the same model and options
-            # give the same ELF wherever it is built
+            # give the same ELF wherever it is built, from wherever (the working folder is the
+            # debug info's comp_dir); the last map that matches wins
+            f"-fdebug-prefix-map={Path.cwd()}=.",
             f"-ffile-prefix-map={project}=.", f"-ffile-prefix-map={fw_dir}=firmware"]
     cmds, objs = [], []
     for src, opt in units:
