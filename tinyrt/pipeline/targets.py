@@ -80,6 +80,10 @@ class HostTarget(_Target):
 
     @contextlib.contextmanager
     def start(self, built: Built, options: DeployOptions):
+        if options.port is not None:   # a host firmware someone else runs (its pty)
+            with self.attach(options) as device:
+                yield device
+            return
         with hostdevice.start(built.path) as program, _explained(program, "the host firmware"):
             with _open(program.port, self.board, options) as device:
                 yield device
@@ -119,9 +123,6 @@ class BoardTarget(QemuTarget):
     """A real board: built as an emulated one, flashed with the board's method, then reached on
     ``options.port``. A port names a board that already runs the firmware: it is not flashed
     again (the model hash INFO reports is checked)."""
-
-    def run_command(self, elf: Path) -> list[str]:
-        raise AssertionError("a real board is flashed, not run")
 
     def commands(self, project: Path, options: DeployOptions, input_copy: bool) -> list[list[str]]:
         out = project / f"build-{self.board['id']}"
