@@ -51,9 +51,15 @@ def commands(project: str | os.PathLike, board: dict, profile: bool = False, san
     cflags += [f'-DTINYRT_BOARD_ID="{board["id"]}"', "-I", str(project), "-I", str(data_dir("firmware"))]
     cflags += (["-DTINYRT_PROFILE"] if profile else []) + (SANITIZE_FLAGS if sanitize else [])
     cflags += list(extra_cflags)
-    # no folder names in the objects (debug info, __FILE__): the same build in any folder
-    cflags += [f"-ffile-prefix-map={project}=.", f"-ffile-prefix-map={data_dir('firmware')}=firmware"]
+    training = (project / "model_train.c").is_file()   # a training project: firmware.is_training
+    cflags += ["-DTINYRT_TRAINING=1"] if training else []
+    # no folder names in the objects (debug info, __FILE__): the same build in any folder, from
+    # any working folder (debug info's comp_dir); the last map that matches wins
+    cflags += [f"-fdebug-prefix-map={Path.cwd()}=.", f"-ffile-prefix-map={project}=.",
+               f"-ffile-prefix-map={data_dir('firmware')}=firmware"]
     sources = [project / "model.c", project / "model_weights.c", *firmware_sources(board)]
+    if training:
+        sources += [project / "model_train.c", data_dir("firmware") / "train.c"]
     objs = [project / "obj" / (src.stem + ".o") for src in sources]
     cmds = [[cc, *cflags, "-c", str(src), "-o", str(obj)] for src, obj in zip(sources, objs)]
     cmds.append([cc, *cflags, "-o", str(project / "firmware"), *map(str, objs), "-lm"])
