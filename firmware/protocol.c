@@ -10,6 +10,9 @@
  * tracks which input bytes were written since, and only a run on a whole input makes the output
  * readable. -DTR_PROTO_INPUT_COPY=1 keeps a copy of the input outside the arena instead and
  * restores it before every run (TINYRT_INPUT_BYTES more RAM, every run exact).
+ *
+ * A training build (-DTINYRT_TRAINING=1, the project has model_train.c) also answers the TRAIN_*
+ * commands through firmware/train.c; without it they are NOT_SUPPORTED.
  */
 #include <stdint.h>
 #include <string.h>
@@ -72,12 +75,13 @@ static uint8_t rx[RX_MAX];
 static uint32_t rx_len;
 static uint8_t rx_overflow;
 
-/* The last response sent (ERROR frames are built on the stack), so a retried INVOKE can be
- * answered again without running: see is_invoke_retry(). */
+/* The last response sent (ERROR frames are built on the stack), so a retried INVOKE or training
+ * command can be answered again without running: see is_retry(). */
 static uint8_t tx[BODY_MAX];
 static uint32_t tx_len;     /* payload bytes at tx + TR_PROTO_HEADER */
 static uint32_t tx_need;    /* what the payload would take if it had not been cut */
-static uint8_t invoke_sent; /* tx holds the answer to the last request, an INVOKE */
+static uint8_t replayable;  /* tx answers the last request, one that must not run twice */
+static uint32_t replay_crc; /* that request's CRC: it covers its type, seq and payload */
 
 #if TR_PROTO_INPUT_COPY
 /* The input outside the arena, copied in before every run. */
@@ -240,6 +244,26 @@ static uint32_t fail(uint32_t code, uint32_t detail)
     return code;
 }
 
+void tr_proto_out(const void *data, uint32_t n)
+{
+    out_bytes(data, n);
+}
+
+void tr_proto_out_le(uint32_t v, uint32_t n)
+{
+    out_le(v, n);
+}
+
+void tr_proto_out_u64(uint64_t v)
+{
+    out_u64(v);
+}
+
+uint32_t tr_proto_fail(uint32_t code, uint32_t detail)
+{
+    return fail(code, detail);
+}
+
 static void out_tensor(const struct tr_tensor *t)
 {
     uint32_t scale;
@@ -264,6 +288,9 @@ static uint32_t cmd_info(uint32_t len)
 #ifdef TINYRT_PROFILE
     flags |= TR_FLAG_PROFILE;
 #endif
+#if TINYRT_TRAINING
+    flags |= TR_FLAG_TRAINING;
+#endif
     out_le(TR_PROTO_MAX_PAYLOAD, 2);
     out_le(TINYRT_NUM_INPUTS, 1);
     out_le(TINYRT_NUM_OUTPUTS, 1);
@@ -281,6 +308,9 @@ static uint32_t cmd_info(uint32_t len)
     for (uint32_t i = 0; i < TINYRT_NUM_INPUTS + TINYRT_NUM_OUTPUTS; i++) {
         out_tensor(&tensors[i]);
     }
+#if TINYRT_TRAINING
+    tr_train_info();
+#endif
     return 0;
 }
 
@@ -325,6 +355,24 @@ static uint32_t cmd_set_input(const uint8_t *p, uint32_t len)
     return 0;
 }
 
+int tr_proto_take_input(void)
+{
+#if TINYRT_INPUT_STREAMED
+    tinyrt_set_input(input_buf);   /* the model reads its rows from here */
+#elif TR_PROTO_INPUT_COPY
+    copy_packed(1, 0, TINYRT_INPUT_BYTES, input_buf);
+#endif
+    return input_end == TINYRT_INPUT_BYTES;
+}
+
+void tr_proto_input_used(void)
+{
+#if !TR_PROTO_INPUT_COPY && !TINYRT_INPUTS_PRESERVED
+    input_end = 0;   /* the run may have reused the input's bytes */
+#endif
+    output_ready = 0;   /* INVOKE sets it again after its runs */
+}
+
 static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
 {
     if (len != 2) {
@@ -337,12 +385,7 @@ static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
     out_le(runs, 2);
     uint8_t exact = 0;
     for (uint32_t r = 0; r < runs; r++) {
-#if TINYRT_INPUT_STREAMED
-        tinyrt_set_input(input_buf);   /* the model reads its rows from here */
-#elif TR_PROTO_INPUT_COPY
-        copy_packed(1, 0, TINYRT_INPUT_BYTES, input_buf);
-#endif
-        exact = input_end == TINYRT_INPUT_BYTES;
+        exact = (uint8_t)tr_proto_take_input();
 #ifdef TINYRT_PROFILE
         profile_reset();
 #endif
@@ -350,9 +393,7 @@ static uint32_t cmd_invoke(const uint8_t *p, uint32_t len)
         tinyrt_run();
         out_u64(tr_board_counter() - start);
         tr_board_check_limits();   /* an overrun stops the board with a fault line */
-#if !TR_PROTO_INPUT_COPY && !TINYRT_INPUTS_PRESERVED
-        input_end = 0;   /* the run may have reused the input's bytes */
-#endif
+        tr_proto_input_used();
     }
     output_ready = exact;   /* the last run computed on the input SET_INPUT wrote */
     profile_ready = 1;
@@ -443,18 +484,35 @@ static uint32_t dispatch(uint32_t type, const uint8_t *p, uint32_t len)
         return cmd_get_stats(len);
     case TR_CMD_PROFILE:
         return cmd_profile(p, len);
+    case TR_CMD_TRAIN_SAMPLE:
+    case TR_CMD_TRAIN_UPDATE:
+    case TR_CMD_TRAIN_EVAL:
+    case TR_CMD_TRAIN_PARAMS:
+    case TR_CMD_TRAIN_RESET:
+#if TINYRT_TRAINING
+        return tr_train_command(type, p, len);
+#else
+        return fail(TR_ERR_NOT_SUPPORTED, type);
+#endif
     default:
         return fail(TR_ERR_UNKNOWN_COMMAND, type);
     }
 }
 
-/* A retry of the INVOKE answered last (same seq and runs: the host resends a request whose
- * answer it lost) gets that answer again rather than more runs, which could clobber the input
- * the output came from. */
-static int is_invoke_retry(uint32_t type, uint32_t seq, const uint8_t *p, uint32_t len)
+/* Requests that must not run twice: more runs could clobber the input the output came from, a
+ * training sample would add its gradients twice, an update step twice, an eval finds its input
+ * used up. */
+static int runs_once(uint32_t type)
 {
-    return invoke_sent && type == TR_CMD_INVOKE && len == 2 && seq == rd16(tx + 2) &&
-           rd16(p) == rd16(tx + TR_PROTO_HEADER);
+    return type == TR_CMD_INVOKE || type == TR_CMD_TRAIN_SAMPLE || type == TR_CMD_TRAIN_UPDATE ||
+           type == TR_CMD_TRAIN_EVAL;
+}
+
+/* A retry of the request answered last (the same frame: the host resends a request whose answer
+ * it lost with the same seq) gets that answer again rather than running again. */
+static int is_retry(uint32_t crc)
+{
+    return replayable && crc == replay_crc;
 }
 
 /* Decode rx[0..n) in place; returns the decoded length, or -1 on a code byte past the end. */
@@ -498,10 +556,10 @@ static void handle_frame(void)
         send_error(TR_ERR_BAD_LENGTH, seq, type, n);
     } else if (len > TR_PROTO_MAX_PAYLOAD) {
         send_error(TR_ERR_OVERSIZE, seq, type, TR_PROTO_MAX_PAYLOAD);
-    } else if (is_invoke_retry(type, seq, rx + TR_PROTO_HEADER, len)) {
+    } else if (is_retry(crc)) {
         write_cobs(tx, TR_PROTO_OVERHEAD + rd16(tx + 4));
     } else {
-        invoke_sent = 0;
+        replayable = 0;
         tx_len = 0;
         tx_need = 0;
         uint32_t err = dispatch(type, rx + TR_PROTO_HEADER, len);
@@ -511,7 +569,8 @@ static void handle_frame(void)
             send_error(TR_ERR_TOO_LARGE, seq, type, tx_need);
         } else {
             send_frame(tx, type | TR_PROTO_RESPONSE_BIT, seq, tx_len);
-            invoke_sent = type == TR_CMD_INVOKE;
+            replayable = (uint8_t)runs_once(type);
+            replay_crc = crc;
         }
     }
 }

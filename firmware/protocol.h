@@ -21,7 +21,7 @@
 #define TINYRT_BOARD_ID "unknown"
 #endif
 
-/* Every constant below has a twin in tinyrt/protocol.py; tests/test_protocol_constants.py
+/* Every constant below has a twin in tinyrt/protocol_wire.py (importable from tinyrt.protocol); tests/test_protocol_constants.py
  * parses this header and fails when the two disagree or one side has a constant the other lacks. */
 
 /* Largest payload of one frame; the host reads it from INFO and chunks by it. */
@@ -62,6 +62,9 @@
 #define TR_FLAG_PROFILE 0x01
 #define TR_FLAG_INPUT_COPY 0x02
 #define TR_FLAG_INPUTS_PRESERVED 0x04
+/* A training build (TINYRT_TRAINING=1): INFO ends with train_peak:u32 train_arena:u32
+ * params_bytes:u32 classes:u16 momentum:u8, and the TRAIN_* commands work. */
+#define TR_FLAG_TRAINING 0x08
 
 enum tr_command {
     TR_CMD_PING = 0x01,
@@ -71,6 +74,11 @@ enum tr_command {
     TR_CMD_GET_OUTPUT = 0x05,
     TR_CMD_GET_STATS = 0x06,
     TR_CMD_PROFILE = 0x07,
+    TR_CMD_TRAIN_SAMPLE = 0x08,
+    TR_CMD_TRAIN_UPDATE = 0x09,
+    TR_CMD_TRAIN_EVAL = 0x0a,
+    TR_CMD_TRAIN_PARAMS = 0x0b,
+    TR_CMD_TRAIN_RESET = 0x0c,
     TR_CMD_ERROR = 0xff
 };
 
@@ -92,6 +100,22 @@ void tr_proto_feed(uint8_t byte);
 
 /* Read bytes with tr_board_getc() and feed them, forever. */
 void tr_proto_serve(void);
+
+/* For the training commands (firmware/train.c, built with TINYRT_TRAINING=1): append to the
+ * response being built, fail with a code and detail, and take the input SET_INPUT wrote for a
+ * run (1: whole, copied into the arena if the server keeps a copy; 0: not whole, nothing to run
+ * on) and give it up after the run (it may have been reused). */
+void tr_proto_out(const void *data, uint32_t n);
+void tr_proto_out_le(uint32_t v, uint32_t n);
+void tr_proto_out_u64(uint64_t v);
+uint32_t tr_proto_fail(uint32_t code, uint32_t detail);
+int tr_proto_take_input(void);
+void tr_proto_input_used(void);
+
+/* firmware/train.c: the INFO training block, and the TRAIN_* commands (any other type:
+ * UNKNOWN_COMMAND). */
+void tr_train_info(void);
+uint32_t tr_train_command(uint32_t type, const uint8_t *p, uint32_t len);
 
 /* CRC-32/IEEE of `len` bytes, continuing from `crc` (start with 0), as zlib.crc32. */
 uint32_t tr_crc32(uint32_t crc, const uint8_t *data, uint32_t len);

@@ -30,6 +30,7 @@ SCALARS = {
     "TR_FLAG_PROFILE": p.FLAG_PROFILE,
     "TR_FLAG_INPUT_COPY": p.FLAG_INPUT_COPY,
     "TR_FLAG_INPUTS_PRESERVED": p.FLAG_INPUTS_PRESERVED,
+    "TR_FLAG_TRAINING": p.FLAG_TRAINING,
     "TR_CMD_ERROR": p.ERROR_TYPE,
 }
 # Build switches, not wire constants: no Python twin.

@@ -29,6 +29,13 @@ TOOLCHAIN = "arm-none-eabi-gcc"
 INSTALL_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 APP_SOURCES = ("main.c", "protocol.c")
 MODEL_SOURCES = ("model.c", "model_weights.c")
+# A training project (tinyrt.train.generate) adds model_train.c; the firmware then also compiles
+# firmware/train.c (the TRAIN_* commands) with -DTINYRT_TRAINING=1.
+TRAIN_SOURCE, TRAIN_APP = "model_train.c", "train.c"
+
+
+def is_training(project_dir: str | os.PathLike) -> bool:
+    return (Path(project_dir) / TRAIN_SOURCE).is_file()
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections",
           "-fno-common", "-g")
 # The model at -O2 without the scheduling pass before register allocation: it moves loads ahead
@@ -162,11 +169,13 @@ def commands(project_dir: str | os.PathLike, board: dict, out_dir: str | os.Path
     """Every compiler and linker command of a build, in order (the link last); runs nothing."""
     project, out, fw_dir = Path(project_dir), Path(out_dir), data_dir("firmware")
     apps = [Path(p) for p in app_sources] if app_sources is not None else [fw_dir / s for s in APP_SOURCES]
-    units = [(project / s, MODEL_OPT) for s in MODEL_SOURCES]
+    training = is_training(project)
+    units = [(project / s, MODEL_OPT) for s in MODEL_SOURCES + ((TRAIN_SOURCE,) if training else ())]
     units += [(fw_dir / s, FIRMWARE_OPT) for s in board["firmware"]["sources"]]
-    units += [(p, FIRMWARE_OPT) for p in apps]
+    units += [(p, FIRMWARE_OPT) for p in apps + ([fw_dir / TRAIN_APP] if training else [])]
     base = [cc, *cpu_flags(board), *CFLAGS, *(f"-D{k}={v}" for k, v in defines(board, profile).items()),
-            "-I", str(project), "-I", str(fw_dir), *extra_cflags,
+            "-I", str(project), "-I", str(fw_dir), *(["-DTINYRT_TRAINING=1"] if training else []),
+            *extra_cflags,
             # no folder names in the objects (debug info, __FILE__): the same model and options
             # give the same ELF wherever it is built, from wherever (the working folder is the
             # debug info's comp_dir); the last map that matches wins

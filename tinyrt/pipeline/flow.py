@@ -31,11 +31,14 @@ from .targets import Built, print_commands, target_for
 class Prepared:
     """A model ready to write: its lowering (plan, kernels), what tflite-runtime runs as its
     reference (``model``: a path or the bytes of the model as lowered) and whether the firmware
-    keeps a copy of the input (``input_copy``)."""
+    keeps a copy of the input (``input_copy``). ``files``: the project to write instead of the
+    lowering's render (a training project, ``tinyrt.train.generate``, whose backbone is
+    ``lowered``)."""
     lowered: codegen.Lowered
     model: str | bytes
     model_path: str | None
     input_copy: bool
+    files: dict[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -84,7 +87,8 @@ def prepare(model, board: dict, options: DeployOptions = DeployOptions()) -> Pre
 
 def write(prepared: Prepared, project: str | Path) -> Path:
     """Render the model (library + the protocol server's model.h) and write it into ``project``."""
-    return host.write_project(codegen.render(prepared.lowered, host_main=False), project)
+    files = prepared.files or codegen.render(prepared.lowered, host_main=False)
+    return host.write_project(files, project)
 
 
 @contextlib.contextmanager
