@@ -119,17 +119,36 @@ MAX_OVERHEAD = 0.15   # the MACs column strips may compute twice, as a fraction 
 STRIPS = (2, 4)        # column strips tried for a stage whose inputs are read row by row
 
 
-def _variants(graph: Graph, ops: list[int], read: tuple[int, ...], budget: float):
+def _simulate(graph: Graph, ops: list[int], read: tuple[int, ...], tiles: int,
+              memo: dict | None) -> stream.Stage:
+    """stream.simulate, remembered across the search's rounds (each round tries the stages
+    around the new peak again, mostly the same ones)."""
+    key = (tuple(ops), read, tiles)
+    if memo is None or key not in memo:
+        try:
+            stage = stream.simulate(graph, ops, read, tiles)
+        except ValueError as e:
+            stage = e
+        if memo is None:
+            memo = {}
+        memo[key] = stage
+    if isinstance(memo[key], ValueError):
+        raise memo[key]
+    return memo[key]
+
+
+def _variants(graph: Graph, ops: list[int], read: tuple[int, ...], budget: float,
+              memo: dict | None = None):
     """The stage on ``ops`` with whole rows, then in column strips (when its inputs are read row
     by row) within ``budget`` extra MACs; each with the bytes of its line buffers."""
-    stage = stream.simulate(graph, ops, read)
+    stage = _simulate(graph, ops, read, 1, memo)
     yield stage, sum(stage.line_bytes(graph, t) for t in stage.lines)
     if not read:
         return
     macs = {i: op_module(graph.ops[i].type).macs(graph, graph.ops[i]) for i in ops}
     for n in STRIPS:
         try:
-            tiled = stream.simulate(graph, ops, read, n)
+            tiled = _simulate(graph, ops, read, n, memo)
         except ValueError:
             return
         if tiles.mac_overhead(graph, ops, tiled.cols, macs) <= budget:
@@ -137,7 +156,7 @@ def _variants(graph: Graph, ops: list[int], read: tuple[int, ...], budget: float
 
 
 def iter_stages(graph: Graph, order: list[int], read: tuple[int, ...] = (),
-                budget: float = MAX_OVERHEAD):
+                budget: float = MAX_OVERHEAD, memo: dict | None = None):
     """The stages on prefixes of ``order`` made of streamable ops, shortest first, each ending
     where the row schedule pulls every op it holds (a global pool only ends a stage); each
     comes as a list of variants (whole rows, column strips) with the bytes of their line
@@ -149,7 +168,7 @@ def iter_stages(graph: Graph, order: list[int], read: tuple[int, ...] = (),
             return
         ops = ops + [i]
         try:
-            variants_ = list(_variants(graph, ops, read, budget))
+            variants_ = list(_variants(graph, ops, read, budget, memo))
         except ValueError:
             continue
         yield variants_
@@ -192,6 +211,7 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
         options = [v[0][0] for v in iter_stages(graph, order, read) if v[0][0].last == int(patch[1:])]
         return options[:1]
     stages: list[stream.Stage] = []
+    memo: dict = {}
     plan = _arena(graph, scratch, alignment, strategy, stages)
     while True:
         peak = max(range(len(order)), key=lambda s: plan.live_bytes[s])
@@ -204,7 +224,7 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
             if any(i in taken for i in order[start:peak + 1]):
                 continue
             for variants_ in iter_stages(graph, order[start:], read if start == 0 else (),
-                                         budget):
+                                         budget, memo):
                 limit = best[1].arena_bytes if best else plan.arena_bytes
                 if min(lines for _, lines in variants_) > limit:
                     break

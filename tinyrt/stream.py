@@ -139,8 +139,9 @@ class _Sim:
     the shifts that keep every line buffer within its size."""
 
     def __init__(self, graph: Graph, ops: list[int], lines: dict[int, int] | None,
-                 read: tuple[int, ...] = ()):
-        self.g, self.ops, self.cap = graph, ops, lines
+                 read: tuple[int, ...] = (), tile: int = 0):
+        # the sizing run (no ``lines`` yet) records no steps: only their effect on sizes counts
+        self.g, self.ops, self.cap, self.tile = graph, ops, lines, tile
         self.producer = {graph.ops[i].outputs[0]: i for i in ops}
         consumers = graph.consumers()
         # graph inputs the application hands over row by row (tinyrt_read_input)
@@ -161,20 +162,25 @@ class _Sim:
         self.need = {t: 1 for t in self.line_tensors}
         self.steps: list[Step] = []
         self.bases: list[dict[int, int]] = []
+        self._snapshot: dict[int, int] | None = None
+        # per reader: the first input row each of its output rows reads (a global pool: row r)
+        self.first_read = {i: list(range(graph.t(graph.ops[i].inputs[0]).shape[1] + 1))
+                           if self.pool[i] else
+                           [rows_read(self.geometry[i], r)[0] for r in range(self.out_rows[i])]
+                           for i in ops}
 
     def low(self, t: int) -> int:
         """The first row of ``t`` some reader still needs."""
-        lows = []
-        for c in self.readers[t]:
-            if self.pool[c]:
-                lows.append(self.next_row[c])
-            elif self.next_row[c] < self.out_rows[c]:
-                lows.append(rows_read(self.geometry[c], self.next_row[c])[0])
+        lows = [first[self.next_row[c]] for c in self.readers[t]
+                if self.next_row[c] < len(first := self.first_read[c])]
         return min(lows, default=self.produced[t])
 
-    def emit(self, step: Step) -> None:
-        self.steps.append(step)
-        self.bases.append(dict(self.base))
+    def emit(self, kind: str, **fields) -> None:
+        if self.cap is not None:
+            self.steps.append(Step(kind, tile=self.tile, **fields))
+            if self._snapshot is None:        # steps share one copy until a base moves
+                self._snapshot = dict(self.base)
+            self.bases.append(self._snapshot)
 
     def make_room(self, t: int) -> None:
         """Before row ``produced[t]`` is written: drop dead rows if the buffer is full."""
@@ -183,8 +189,9 @@ class _Sim:
         self.need[t] = max(self.need[t], r + 1 - low)
         if self.cap is not None and r + 1 - self.base[t] > self.cap[t]:
             drop = low - self.base[t]
-            self.emit(Step("shift", tensor=t, rows=drop, keep=r - low))
+            self.emit("shift", tensor=t, rows=drop, keep=r - low)
             self.base[t] = low
+            self._snapshot = None
 
     def ensure(self, t: int, upto: int) -> None:
         """Produce rows of ``t`` until ``upto`` (exclusive)."""
@@ -193,7 +200,7 @@ class _Sim:
                 r = self.produced[t]
                 if r >= self.low(t):   # (rows a stride-2 reader skips are not read either)
                     self.make_room(t)
-                    self.emit(Step("read", tensor=t, row=r))
+                    self.emit("read", tensor=t, row=r)
                 self.produced[t] = r + 1
             return
         if t not in self.producer:
@@ -212,7 +219,7 @@ class _Sim:
                 reads.append((u, lo, hi))
             if t in self.base:
                 self.make_room(t)
-            self.emit(Step("run", op=i, row=r, reads=tuple(reads)))
+            self.emit("run", op=i, row=r, reads=tuple(reads))
             self.next_row[i] = r + 1
             self.produced[t] = r + 1
 
@@ -222,9 +229,9 @@ class _Sim:
             src = last.inputs[0]
             for r in range(self.g.t(src).shape[1]):
                 self.ensure(src, r + 1)
-                self.emit(Step("pool", op=self.ops[-1], row=r, reads=((src, r, r + 1),)))
+                self.emit("pool", op=self.ops[-1], row=r, reads=((src, r, r + 1),))
                 self.next_row[self.ops[-1]] = r + 1
-            self.emit(Step("pool_out", op=self.ops[-1]))
+            self.emit("pool_out", op=self.ops[-1])
         else:
             out = last.outputs[0]
             self.ensure(out, self.g.t(out).shape[1])
@@ -246,9 +253,9 @@ def simulate(graph: Graph, ops: list[int], read: tuple[int, ...] = (), tiles: in
     cols = _strips(graph, ops, first, tiles) if tiles > 1 else []
     steps, bases = [], []
     for k in range(max(1, len(cols))):
-        second = _Sim(graph, ops, lines, read)
+        second = _Sim(graph, ops, lines, read, tile=k)
         second.run()
-        steps += [dataclasses.replace(s, tile=k) for s in second.steps]
+        steps += second.steps
         bases += second.bases
     stage = Stage(ops=list(ops), steps=steps, lines=lines, bases=bases, cols=cols,
                   read=tuple(second.read))
