@@ -10,14 +10,17 @@ from .common import add_json, add_kernels, write_json
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks beside TFLite Micro (needs ../shared)")
-    p.add_argument("what", choices=["memory", "latency", "quant", "mixed", "fp16", "fuzz", "link"],
+    p.add_argument("what", choices=["memory", "latency", "quant", "mixed", "fp16", "fuzz", "link",
+                                    "train"],
                    help="memory: arena per model; latency: deploy every model on --board; "
                         "quant: tinyrt's int8 quantisation vs TensorFlow's; mixed: the most "
                         "sensitive layers in FP16, SQNR and measured cost on --board; fp16: "
                         "FP16 models with FP16 and FP32 compute beside int8 on --board "
                         "(qemu-m55 computes FP16 with MVE); fuzz: mutated models must be refused "
                         "clearly or compile and run bit-exact; link: inferences through a "
-                        "fault-injecting proxy to an emulated board")
+                        "fault-injecting proxy to an emulated board; train: on-device training "
+                        "(training peak SRAM, instructions per step, accuracy before/after) of "
+                        "the example model, kws and vww in four configurations")
     p.add_argument("--models", metavar="NAMES",
                    help="latency, mixed, fp16: comma-separated model names (default: every model)")
     p.add_argument("--top-k", type=int, default=3,
@@ -161,6 +164,24 @@ def _latency(args, shared):
     return {"rows": rows, "summary": summary}
 
 
+def _train(args, shared):
+    from ..bench_train import bench_train
+    models = args.models.split(",") if args.models else None
+    rows = bench_train(shared, args.board, models=models)
+    pct = lambda v: f"{100 * v:.1f}%" if v is not None else None
+    print(table(["model", "config", "--train", "parameters", "planned peak B", "training peak SRAM B",
+                 "instr/step", "accuracy before", "after", "note"],
+                [[r["model"], r.get("config"), r.get("spec"), r.get("parameters"),
+                  r.get("planned_training_peak_bytes"), r.get("training_peak_sram_bytes"),
+                  r.get("step_median"), pct(r.get("accuracy_before")),
+                  pct(r.get("accuracy_after")), r.get("error", "")] for r in rows],
+                title=f"on-device training on {args.board} (FP32 trainable tail; emulated "
+                      "instructions per step = one sample's forward + backward + update, batch 1, "
+                      "median; peak SRAM = backbone arena + painted stack + static RAM; accuracy "
+                      "measured by the device on the new writer's digits, tinyrt/train/scenario.py)"))
+    return rows
+
+
 def _quant(args, shared):
     from ..quantize.bench import bench_quant, format_bench_quant
     rows = bench_quant(shared)
@@ -226,10 +247,16 @@ def run(args) -> int:
             shared = None
     elif args.what == "link":   # the example model is built in code
         shared = None
+    elif args.what == "train":   # the example model is built in code; shared models are optional
+        try:
+            shared = bench.shared_dir(args.shared)
+        except TinyrtError:
+            shared = None
     else:
         shared = bench.shared_dir(args.shared)
     rows = {"memory": _memory, "latency": _latency, "quant": _quant,
-            "mixed": _mixed, "fp16": _fp16, "fuzz": _fuzz, "link": _link}[args.what](args, shared)
+            "mixed": _mixed, "fp16": _fp16, "fuzz": _fuzz, "link": _link,
+            "train": _train}[args.what](args, shared)
     extra = rows if isinstance(rows, dict) else {"rows": rows}
     write_json(args.json, {"benchmark": args.what, "board": args.board, **extra})
     return 0
