@@ -3,6 +3,7 @@
  *
  * Reads commands from stdin, answers on stdout, little-endian, until stdin ends:
  *   'I'                                  tinyrt_train_init()                  -> nothing
+ *   'B' float momentum, int32 batch      tinyrt_train_begin()                 -> nothing
  *   'S' input[TINYRT_INPUT0_BYTES] int32 label  tinyrt_train_sample()         -> float loss, int32 predicted
  *   'U' float lr, float momentum, int32 batch   tinyrt_train_update()         -> nothing
  *   'E' input[TINYRT_INPUT0_BYTES]       tinyrt_train_eval()                  -> int32 class
@@ -32,6 +33,13 @@ int main(void)
     while ((cmd = getchar()) != EOF) {
         if (cmd == 'I') {
             tinyrt_train_init();
+        } else if (cmd == 'B') {
+            float momentum;
+            int32_t batch;
+            if (!read_exact(&momentum, 4) || !read_exact(&batch, 4)) {
+                return 2;
+            }
+            tinyrt_train_begin(momentum, batch);
         } else if (cmd == 'S') {
             int32_t label;
             if (!read_input() || !read_exact(&label, 4)) {

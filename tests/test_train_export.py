@@ -55,3 +55,20 @@ def test_finetuned_model_deploys_bit_exactly(trained):
     graph = parse_tflite(data)
     result = verify_host(graph, data, runs=2, seed=0)
     assert all(r.bit_exact for r in result.runs)
+
+
+def test_frozen_channels_of_a_sparse_layer_keep_their_int8_weights():
+    tg = prepare(small_cnn(), "last:2:0.5")
+    conv = tg.tail[0]
+    rng = np.random.default_rng(5)
+    inputs = rng.integers(-128, 128, (6, 1, 9, 7, 3)).astype(np.int8)
+    result = R.train(tg, R.boundary_activations(tg, inputs), rng.integers(0, 5, 6), 0.1, 0.9, 3)
+    g = finetuned_graph(tg, {p.name: v for p, v in zip(tg.params, result["params"])})
+    old, new = tg.graph.t(tg.graph.ops[conv.index].inputs[1]), g.t(g.ops[conv.index].inputs[1])
+    rows = conv.trained_c
+    assert 0 < rows < new.shape[0]
+    assert np.array_equal(new.data[rows:], old.data[rows:])
+    assert np.array_equal(new.quant.scale[rows:], old.quant.scale[rows:])
+    assert not np.array_equal(new.data[:rows], old.data[:rows])
+    assert all(r.bit_exact for r in verify_host(g, finetuned_tflite(tg, {
+        p.name: v for p, v in zip(tg.params, result["params"])}), runs=1, seed=0).runs)

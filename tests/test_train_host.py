@@ -21,13 +21,13 @@ RTOL = 1e-5
 
 
 def train_both(graph, spec: str, inputs, labels, lr=0.05, momentum=0.9, batch=3,
-               state=True):
+               state=True, begin=True):
     project = train.generate(graph, spec, load_board("host"), host_main=True, momentum=state)
     boundary = reference.boundary_activations(project.tg, inputs)
     want = reference.train(project.tg, boundary, labels, lr, momentum, batch)
     with host.built(project.files) as exe:
         got = host.train(exe, project.tg, inputs, labels, lr, momentum, batch,
-                         eval_inputs=inputs[:4])
+                         eval_inputs=inputs[:4], begin=begin)
     want["eval"] = reference.evaluate(project.tg, want["params"], boundary[:4])
     return project, got, want
 
@@ -47,7 +47,8 @@ def assert_same_training(project, got, want) -> float:
 
 
 @pytest.mark.parametrize("spec", ["last:1", "last:2", "last:4", "bias:last:3,last:1",
-                                  "depthwise_conv_2d_2,7"])
+                                  "depthwise_conv_2d_2,7", "last:2:0.5",
+                                  "bias:last:3,last:1:0.5"])
 def test_small_cnn_trains_as_the_numpy_reference(spec):
     rng = np.random.default_rng(2)
     inputs = rng.integers(-128, 128, (10, 1, 9, 7, 3)).astype(np.int8)
@@ -55,7 +56,7 @@ def test_small_cnn_trains_as_the_numpy_reference(spec):
     assert_same_training(*train_both(small_cnn(), spec, inputs, labels))
 
 
-@pytest.mark.parametrize("spec", ["last:2", "bias:last:2"])
+@pytest.mark.parametrize("spec", ["last:2", "bias:last:2", "last:2:0.3"])
 def test_conv_fused_with_a_global_pool_trains_as_the_reference(spec):
     rng = np.random.default_rng(4)
     inputs = rng.integers(-128, 128, (9, 1, 7, 6, 3)).astype(np.int8)
@@ -74,6 +75,25 @@ def test_plain_sgd_build_trains_as_the_reference_without_momentum():
                                     state=False)
     assert not project.plan.momentum
     assert_same_training(project, got, want)
+
+
+def test_channel_sparse_layers_train_only_their_first_channels():
+    rng = np.random.default_rng(2)
+    inputs = rng.integers(-128, 128, (6, 1, 9, 7, 3)).astype(np.int8)
+    project, got, want = train_both(small_cnn(), "last:2:0.5", inputs, rng.integers(0, 5, 6))
+    conv, fc = project.tg.tail[-4], project.tg.tail[-1]
+    assert (conv.trained_c, fc.trained_c) == (conv.y_shape[3] // 2 + conv.y_shape[3] % 2, 3)
+    assert project.tg.params[conv.weight].shape[0] == conv.trained_c
+    assert_same_training(project, got, want)
+
+
+def test_batches_without_begin_train_the_same_when_their_size_repeats():
+    """Callers written before tinyrt_train_begin existed (samples, then update) get the same
+    training while batch and momentum stay the same (the first batch's size is its own)."""
+    rng = np.random.default_rng(2)
+    inputs = rng.integers(-128, 128, (9, 1, 9, 7, 3)).astype(np.int8)
+    labels = rng.integers(0, 5, 9)
+    assert_same_training(*train_both(small_cnn(), "last:2", inputs, labels, begin=False))
 
 
 def test_example_digits_last_2_trains_as_the_numpy_reference(tmp_path):

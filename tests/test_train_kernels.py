@@ -1,7 +1,8 @@
 """Each FP32 training kernel (templates/kernels/train_*.h), compiled with the host cc, equals
 the numpy reference of tinyrt/train/reference.py on small random shapes: odd sizes, strides,
-SAME and VALID padding, a depth multiplier, int8 and float inputs, and the gradient written
-over the saved input it is computed from."""
+SAME and VALID padding, a depth multiplier, int8 and float inputs, the gradient written
+over the saved input it is computed from, and channel-sparse weights (the first trained_c
+output channels' rows train, the others are frozen constants)."""
 from __future__ import annotations
 
 import subprocess
@@ -79,24 +80,26 @@ def random_case(op: TailOp, rng, s8: bool):
     return q, scale, zp, x, weights, bias
 
 
-CONV_CASES = [  # (op, input HWC, out channels, k, stride, padding, depth multiplier)
-    ("CONV_2D", (5, 7, 3), 4, 3, 1, "SAME", 1),
-    ("CONV_2D", (7, 6, 2), 5, 3, 2, "SAME", 1),
-    ("CONV_2D", (8, 5, 3), 2, 3, 2, "VALID", 1),
-    ("CONV_2D", (3, 5, 6), 7, 1, 1, "SAME", 1),
-    ("CONV_2D", (6, 6, 2), 3, 5, 3, "SAME", 1),
-    ("DEPTHWISE_CONV_2D", (5, 6, 3), 0, 3, 1, "SAME", 2),
-    ("DEPTHWISE_CONV_2D", (7, 5, 4), 0, 3, 2, "SAME", 1),
-    ("DEPTHWISE_CONV_2D", (6, 7, 2), 0, 3, 2, "VALID", 3),
+CONV_CASES = [  # (op, input HWC, out channels, k, stride, padding, depth multiplier,
+    #               trained output channels: 0 all)
+    ("CONV_2D", (5, 7, 3), 4, 3, 1, "SAME", 1, 0),
+    ("CONV_2D", (7, 6, 2), 5, 3, 2, "SAME", 1, 2),
+    ("CONV_2D", (8, 5, 3), 2, 3, 2, "VALID", 1, 0),
+    ("CONV_2D", (3, 5, 6), 7, 1, 1, "SAME", 1, 3),
+    ("CONV_2D", (6, 6, 2), 3, 5, 3, "SAME", 1, 1),
+    ("DEPTHWISE_CONV_2D", (5, 6, 3), 0, 3, 1, "SAME", 2, 0),
+    ("DEPTHWISE_CONV_2D", (7, 5, 4), 0, 3, 2, "SAME", 1, 0),
+    ("DEPTHWISE_CONV_2D", (6, 7, 2), 0, 3, 2, "VALID", 3, 0),
 ]
 
 
-@pytest.mark.parametrize("kind,shape,oc,k,stride,padding,dm", CONV_CASES)
-def test_conv_kernels_equal_numpy(tmp_path, kind, shape, oc, k, stride, padding, dm):
+@pytest.mark.parametrize("kind,shape,oc,k,stride,padding,dm,rows", CONV_CASES)
+def test_conv_kernels_equal_numpy(tmp_path, kind, shape, oc, k, stride, padding, dm, rows):
     rng = np.random.default_rng(hash((kind, shape, k, stride)) % 2**32)
     op = conv_op(kind, shape, oc, k, stride, padding, dm, act="RELU6")
     s8 = stride == 2   # the strided cases read an int8 boundary input
-    q, scale, zp, x, w, b = random_case(op, rng, s8)
+    q, scale, zp, x, full, b = random_case(op, rng, s8)
+    w, frozen = sparse(op, full, rows)
     params = _params(op, w, b)
     y = R.forward_op(op, x, params)
     dy = rng.standard_normal(y.shape).astype(np.float32)
@@ -114,11 +117,13 @@ def test_conv_kernels_equal_numpy(tmp_path, kind, shape, oc, k, stride, padding,
     dims = f"{ih}, {iw}, {ic}, {yh}, {yw}, {last}, {g['kh']}, {g['kw']}, {g['sh']}, " \
            f"{g['sw']}, {g['ph']}, {g['pw']}"
     src = ("q, 1, 0.0299999993f, -7" if s8 else "x, 0, 0.0f, 0")
-    arrays = {"q": q, "x": x, "w": w, "b": b, "y": np.zeros(y.shape, np.float32), "dy": dy,
-              "gw": start, "io": saved.copy()}
-    body = (f"    {fam}_f32({src}, w, b, y, {dims}, {ACTIVATIONS['RELU6']});\n"
-            f"    {fam}_backward_weights_f32({src}, dy, gw, {dims});\n"
-            f"    {fam}_backward_input_f32(dy, w, io, io, 1, {dims});")
+    arrays = {"q": q, "x": x, "w": w, "wf": frozen, "b": b, "y": np.zeros(y.shape, np.float32),
+              "dy": dy, "gw": start, "io": saved.copy()}
+    split = "" if kind == "DEPTHWISE_CONV_2D" else f"wf, {rows or yc}, "
+    rows_arg = "" if kind == "DEPTHWISE_CONV_2D" else f"{rows or yc}, "
+    body = (f"    {fam}_f32({src}, w, {split}b, y, {dims}, {ACTIVATIONS['RELU6']});\n"
+            f"    {fam}_backward_weights_f32({src}, dy, gw, {rows_arg}{dims});\n"
+            f"    {fam}_backward_input_f32(dy, w, {split}io, io, 1, {dims});")
     got = run_c(tmp_path, f"{fam}_f32", arrays, body, ["y", "gw", "io"])
     close(got["y"], y)
     close(got["gw"], grads[0])
@@ -128,6 +133,14 @@ def test_conv_kernels_equal_numpy(tmp_path, kind, shape, oc, k, stride, padding,
 def _params(op, w, b):
     op.weight, op.bias = 0, 1
     return [w, b]
+
+
+def sparse(op: TailOp, w: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The trained rows of ``w`` and its frozen ones (empty when all rows train)."""
+    if not rows:
+        return w, np.zeros(0, np.float32)
+    op.trained_c, op.frozen_weight = rows, w[rows:].copy()
+    return w[:rows].copy(), op.frozen_weight
 
 
 POOL_CASES = [  # (op, input HWC, window, stride, padding)
@@ -167,11 +180,12 @@ def test_pool_kernels_equal_numpy(tmp_path, kind, shape, k, stride, padding):
     close(got["dx" if is_max else "io"], want)
 
 
-def test_fully_connected_kernels_equal_numpy(tmp_path):
+@pytest.mark.parametrize("rows", [0, 3])
+def test_fully_connected_kernels_equal_numpy(tmp_path, rows):
     rng = np.random.default_rng(3)
     n_in, n_out = 13, 7
     op = TailOp(0, "FULLY_CONNECTED", "fc", 0, 1, (1, 1, 1, n_in), (1, 1, 1, n_out), "RELU")
-    w = rng.standard_normal((n_out, n_in)).astype(np.float32)
+    w, frozen = sparse(op, rng.standard_normal((n_out, n_in)).astype(np.float32), rows)
     b = rng.standard_normal(n_out).astype(np.float32)
     q = rng.integers(-128, 128, n_in).astype(np.int8)
     x = np.float32(0.02) * (q.astype(np.int32) - 3).astype(np.float32)
@@ -183,11 +197,13 @@ def test_fully_connected_kernels_equal_numpy(tmp_path):
     want_dx = R.backward_op(op, saved, dy, params, [np.zeros_like(w), np.zeros_like(b)]) \
         * R.act_mask(saved, "RELU")
     R.backward_op(op, x, dy, params, grads)
-    arrays = {"q": q, "w": w, "b": b, "y": np.zeros(n_out, np.float32), "dy": dy,
+    arrays = {"q": q, "w": w, "wf": frozen, "b": b, "y": np.zeros(n_out, np.float32), "dy": dy,
               "gw": np.ones_like(w), "gb": np.ones_like(b), "io": saved.copy()}
-    body = (f"    train_fc_f32(q, 1, 0.0199999996f, 3, w, b, y, {n_in}, {n_out}, 1);\n"
-            f"    train_fc_backward_weights_f32(q, 1, 0.0199999996f, 3, dy, gw, {n_in}, {n_out});\n"
-            f"    train_fc_backward_input_f32(dy, w, io, io, 1, {n_in}, {n_out});")
+    split, dims = f"wf, {rows or n_out}", f"{n_in}, {n_out}"
+    body = (f"    train_fc_f32(q, 1, 0.0199999996f, 3, w, {split}, b, y, {dims}, 1);\n"
+            f"    train_fc_backward_weights_f32(q, 1, 0.0199999996f, 3, dy, gw, {rows or n_out}, "
+            f"{dims});\n"
+            f"    train_fc_backward_input_f32(dy, w, {split}, io, io, 1, {dims});")
     got = run_c(tmp_path, "train_fc_f32", arrays, body, ["y", "gw", "io"])
     close(got["y"], y)
     close(got["gw"], grads[0])
@@ -224,15 +240,15 @@ def test_softmax_cross_entropy_equals_numpy(tmp_path):
     assert got["out"][1] == int(np.argmax(z))
 
 
-def test_sgd_momentum_step_equals_numpy(tmp_path):
+def test_sgd_begin_and_step_equal_numpy(tmp_path):
+    """A batch begins with v *= momentum; the step is w -= lr * v."""
     rng = np.random.default_rng(6)
-    w, g, v = (rng.standard_normal(9).astype(np.float32) for _ in range(3))
-    want = [w.copy()], [g.copy()], [v.copy()]
-    R.update(*want, lr=0.05, momentum=0.9, batch=4)
-    arrays = {"w": w, "g": g, "v": v}
-    got = run_c(tmp_path, "train_sgd_f32", arrays,
-                "    train_sgd_momentum_f32(w, g, v, 9, 0.0500000007f, 0.899999976f, 4);",
-                ["w", "g", "v"])
-    close(got["w"], want[0][0])
-    close(got["v"], want[2][0])
-    assert not got["g"].any()
+    w, v = (rng.standard_normal(9).astype(np.float32) for _ in range(2))
+    want_w, want_v = [w.copy()], [v.copy()]
+    assert R.begin(want_v, 0.9, 4) == np.float32(0.25)
+    R.step(want_w, want_v, 0.05)
+    got = run_c(tmp_path, "train_sgd_f32", {"w": w, "v": v},
+                "    train_scale_f32(v, 9, 0.899999976f);\n"
+                "    train_sgd_step_f32(w, v, 9, 0.0500000007f);", ["w", "v"])
+    assert got["v"].tolist() == want_v[0].tolist()   # one rounding each: bit for bit
+    assert got["w"].tolist() == want_w[0].tolist()

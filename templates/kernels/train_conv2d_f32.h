@@ -4,14 +4,16 @@
  * forward and backward.
  *
  * input   [in_h, in_w, in_c]: float, or int8 read as in_scale * (q - in_zp) when in_s8
- * weights [out_c, k_h, k_w, in_c] float (TFLite layout); bias [out_c] float or NULL
+ * weights [out_c, k_h, k_w, in_c] float (TFLite layout), rows [0, trained_c) from `weights` and
+ *         the rest from `frozen` (train_rows_f32.h); bias [out_c] float or NULL
  * output  [out_h, out_w, out_c] float = act(sum over the taps inside the input + bias)
  *
  * backward_input: grad_in[y, x, c] = act'(saved_in[y, x, c]) * sum of w * grad_out over the
  *   outputs whose window covers (y, x); grad_out is the gradient before this layer's
  *   activation, in_act the activation that produced the input (0: saved_in may be NULL).
  *   Computed per input element (a gather), so grad_in may alias saved_in; not grad_out.
- * backward_weights: grad_w[o, ky, kx, c] += sum over outputs of grad_out * input tap.
+ * backward_weights: grad_w[o, ky, kx, c] += sum over outputs of grad_out * input tap, for the
+ *   trained rows o < trained_c only.
  * No scratch.
  */
 #ifndef TINYRT_TRAIN_CONV2D_F32_H
@@ -21,16 +23,19 @@
 
 #include "../tinyrt_math.h"
 #include "train_act_f32.h"
+#include "train_rows_f32.h"
 
 TINYRT_KERNEL void train_conv2d_f32(const void *input, int in_s8, float in_scale, int32_t in_zp,
-                                    const float *weights, const float *bias, float *output,
-                                    int in_h, int in_w, int in_c, int out_h, int out_w,
-                                    int out_c, int k_h, int k_w, int stride_h, int stride_w,
-                                    int pad_h, int pad_w, int act)
+                                    const float *weights, const float *frozen, int trained_c,
+                                    const float *bias, float *output, int in_h, int in_w,
+                                    int in_c, int out_h, int out_w, int out_c, int k_h, int k_w,
+                                    int stride_h, int stride_w, int pad_h, int pad_w, int act)
 {
     for (int oy = 0; oy < out_h; oy++) {
         for (int ox = 0; ox < out_w; ox++) {
             for (int o = 0; o < out_c; o++) {
+                const float *row = train_weight_row(weights, frozen, trained_c, o,
+                                                    k_h * k_w * in_c);
                 float total = 0.0f;
                 for (int ky = 0; ky < k_h; ky++) {
                     const int iy = oy * stride_h - pad_h + ky;
@@ -42,7 +47,7 @@ TINYRT_KERNEL void train_conv2d_f32(const void *input, int in_s8, float in_scale
                         if (ix < 0 || ix >= in_w) {
                             continue;
                         }
-                        const float *w = weights + ((o * k_h + ky) * k_w + kx) * in_c;
+                        const float *w = row + (ky * k_w + kx) * in_c;
                         const int base = (iy * in_w + ix) * in_c;
                         for (int c = 0; c < in_c; c++) {
                             total += tr_load_act(input, in_s8, in_scale, in_zp, base + c) * w[c];
@@ -68,6 +73,7 @@ static inline void train_window_range(int i, int k, int stride, int pad, int out
 }
 
 TINYRT_KERNEL void train_conv2d_backward_input_f32(const float *grad_out, const float *weights,
+                                                   const float *frozen, int trained_c,
                                                    float *grad_in, const float *saved_in,
                                                    int in_act, int in_h, int in_w, int in_c,
                                                    int out_h, int out_w, int out_c, int k_h,
@@ -86,14 +92,18 @@ TINYRT_KERNEL void train_conv2d_backward_input_f32(const float *grad_out, const 
                     grad_in[at] = 0.0f;
                     continue;
                 }
+                const int row = k_h * k_w * in_c;
                 float total = 0.0f;
                 for (int oy = oy0; oy < oy1; oy++) {
                     const int ky = iy + pad_h - oy * stride_h;
                     for (int ox = ox0; ox < ox1; ox++) {
-                        const int kx = ix + pad_w - ox * stride_w;
+                        const int tap = (ky * k_w + ix + pad_w - ox * stride_w) * in_c + c;
                         const float *g = grad_out + (oy * out_w + ox) * out_c;
-                        for (int o = 0; o < out_c; o++) {
-                            total += weights[((o * k_h + ky) * k_w + kx) * in_c + c] * g[o];
+                        for (int o = 0; o < trained_c; o++) {
+                            total += weights[o * row + tap] * g[o];
+                        }
+                        for (int o = trained_c; o < out_c; o++) {
+                            total += frozen[(o - trained_c) * row + tap] * g[o];
                         }
                     }
                 }
@@ -106,12 +116,12 @@ TINYRT_KERNEL void train_conv2d_backward_input_f32(const float *grad_out, const 
 TINYRT_KERNEL void train_conv2d_backward_weights_f32(const void *input, int in_s8,
                                                      float in_scale, int32_t in_zp,
                                                      const float *grad_out, float *grad_w,
-                                                     int in_h, int in_w, int in_c, int out_h,
-                                                     int out_w, int out_c, int k_h, int k_w,
-                                                     int stride_h, int stride_w, int pad_h,
-                                                     int pad_w)
+                                                     int trained_c, int in_h, int in_w, int in_c,
+                                                     int out_h, int out_w, int out_c, int k_h,
+                                                     int k_w, int stride_h, int stride_w,
+                                                     int pad_h, int pad_w)
 {
-    for (int o = 0; o < out_c; o++) {
+    for (int o = 0; o < trained_c; o++) {
         for (int ky = 0; ky < k_h; ky++) {
             for (int kx = 0; kx < k_w; kx++) {
                 for (int c = 0; c < in_c; c++) {

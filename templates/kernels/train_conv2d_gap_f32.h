@@ -10,7 +10,8 @@
  * recomputed from the mask as it is needed (what train_avgpool_backward_input_f32 writes);
  * grad_b[o] += sum_p dY[p, o] and grad_w += as train_conv2d_backward_weights_f32 (NULL: that
  * parameter is frozen). The input (int8 boundary or float) stays as the forward read it.
- * input/weights/bias as in train_conv2d_f32.h. No scratch.
+ * input/weights/frozen/trained_c/bias as in train_conv2d_f32.h (grad_w: the trained rows only).
+ * No scratch.
  */
 #ifndef TINYRT_TRAIN_CONV2D_GAP_F32_H
 #define TINYRT_TRAIN_CONV2D_GAP_F32_H
@@ -19,9 +20,11 @@
 
 #include "../tinyrt_math.h"
 #include "train_act_f32.h"
+#include "train_rows_f32.h"
 
 TINYRT_KERNEL void train_conv2d_gap_f32(const void *input, int in_s8, float in_scale,
-                                        int32_t in_zp, const float *weights, const float *bias,
+                                        int32_t in_zp, const float *weights,
+                                        const float *frozen, int trained_c, const float *bias,
                                         float *pooled, uint8_t *mask, int in_h, int in_w,
                                         int in_c, int out_h, int out_w, int out_c, int k_h,
                                         int k_w, int stride_h, int stride_w, int pad_h,
@@ -38,6 +41,8 @@ TINYRT_KERNEL void train_conv2d_gap_f32(const void *input, int in_s8, float in_s
     for (int oy = 0; oy < out_h; oy++) {
         for (int ox = 0; ox < out_w; ox++) {
             for (int o = 0; o < out_c; o++) {
+                const float *row = train_weight_row(weights, frozen, trained_c, o,
+                                                    k_h * k_w * in_c);
                 float total = 0.0f;
                 for (int ky = 0; ky < k_h; ky++) {
                     const int iy = oy * stride_h - pad_h + ky;
@@ -49,7 +54,7 @@ TINYRT_KERNEL void train_conv2d_gap_f32(const void *input, int in_s8, float in_s
                         if (ix < 0 || ix >= in_w) {
                             continue;
                         }
-                        const float *w = weights + ((o * k_h + ky) * k_w + kx) * in_c;
+                        const float *w = row + (ky * k_w + kx) * in_c;
                         const int base = (iy * in_w + ix) * in_c;
                         for (int c = 0; c < in_c; c++) {
                             total += tr_load_act(input, in_s8, in_scale, in_zp, base + c) * w[c];
@@ -88,10 +93,10 @@ static inline float train_gap_grad(const float *grad_pooled, const uint8_t *mask
 TINYRT_KERNEL void train_conv2d_gap_backward_f32(const void *input, int in_s8, float in_scale,
                                                  int32_t in_zp, const float *grad_pooled,
                                                  const uint8_t *mask, float *grad_w,
-                                                 float *grad_b, int in_h, int in_w, int in_c,
-                                                 int out_h, int out_w, int out_c, int k_h,
-                                                 int k_w, int stride_h, int stride_w, int pad_h,
-                                                 int pad_w)
+                                                 int trained_c, float *grad_b, int in_h,
+                                                 int in_w, int in_c, int out_h, int out_w,
+                                                 int out_c, int k_h, int k_w, int stride_h,
+                                                 int stride_w, int pad_h, int pad_w)
 {
     const float count = (float)(out_h * out_w);
     for (int o = 0; grad_b && o < out_c; o++) {
@@ -101,7 +106,7 @@ TINYRT_KERNEL void train_conv2d_gap_backward_f32(const void *input, int in_s8, f
         }
         grad_b[o] += total;
     }
-    for (int o = 0; grad_w && o < out_c; o++) {
+    for (int o = 0; grad_w && o < trained_c; o++) {
         for (int ky = 0; ky < k_h; ky++) {
             for (int kx = 0; kx < k_w; kx++) {
                 for (int c = 0; c < in_c; c++) {

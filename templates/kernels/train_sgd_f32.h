@@ -1,11 +1,13 @@
 /*
- * train_sgd_momentum_f32: one SGD step with momentum, in place, over `count` parameters.
+ * The SGD update, with the per-sample gradients accumulated straight into the velocity (there
+ * is no separate gradient buffer): a batch begins with v *= momentum (v := 0 for plain SGD),
+ * each sample adds its gradient times 1/batch into v (its loss gradient is scaled by 1/batch,
+ * see model_train.c), and the step is w -= lr * v. The same maths as
+ * v = momentum * v + G / batch; w -= lr * v, in another rounding order.
  *
- * v = momentum * v + g / batch;  w -= lr * v;  g = 0
- * (g: the gradients added over the batch's samples; v: the momentum buffer). params, grads and
- * velocity are [count] float, distinct. No scratch.
- * train_sgd_f32: the same step without momentum state (a library built without momentum):
- * w -= lr * (g / batch); g = 0.
+ * train_scale_f32: x[i] *= factor, in place (v *= momentum; the loss gradient *= 1/batch).
+ * train_sgd_step_f32: params[i] -= lr * velocity[i]. params and velocity are [count] float,
+ * distinct. No scratch.
  */
 #ifndef TINYRT_TRAIN_SGD_F32_H
 #define TINYRT_TRAIN_SGD_F32_H
@@ -14,23 +16,17 @@
 
 #include "../tinyrt_math.h"
 
-TINYRT_KERNEL void train_sgd_momentum_f32(float *params, float *grads, float *velocity,
-                                          int count, float lr, float momentum, int batch)
+TINYRT_KERNEL void train_scale_f32(float *x, int count, float factor)
 {
-    const float n = (float)batch;
     for (int i = 0; i < count; i++) {
-        velocity[i] = momentum * velocity[i] + grads[i] / n;
-        params[i] = params[i] - lr * velocity[i];
-        grads[i] = 0.0f;
+        x[i] = x[i] * factor;
     }
 }
 
-TINYRT_KERNEL void train_sgd_f32(float *params, float *grads, int count, float lr, int batch)
+TINYRT_KERNEL void train_sgd_step_f32(float *params, const float *velocity, int count, float lr)
 {
-    const float n = (float)batch;
     for (int i = 0; i < count; i++) {
-        params[i] = params[i] - lr * (grads[i] / n);
-        grads[i] = 0.0f;
+        params[i] = params[i] - lr * velocity[i];
     }
 }
 

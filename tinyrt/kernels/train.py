@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..errors import UnsupportedOp
 
 STEPS = ("forward", "backward_input", "backward_weights", "bias_grad", "loss", "act_backward",
-         "update", "update_plain", "forward_gap", "backward_gap")
+         "scale", "update", "forward_gap", "backward_gap")
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ KERNELS: list[TrainKernel] = [
     TrainKernel("bias_grad", "", "f32", "portable", "train_bias_f32", "train_bias_grad_f32"),
     TrainKernel("loss", "", "f32", "portable", "train_xent_f32", "train_softmax_xent_f32"),
     TrainKernel("act_backward", "", "f32", "portable", "train_act_f32", "train_act_backward_f32"),
-    TrainKernel("update", "", "f32", "portable", "train_sgd_f32", "train_sgd_momentum_f32"),
-    TrainKernel("update_plain", "", "f32", "portable", "train_sgd_f32", "train_sgd_f32"),
+    TrainKernel("scale", "", "f32", "portable", "train_sgd_f32", "train_scale_f32"),
+    TrainKernel("update", "", "f32", "portable", "train_sgd_f32", "train_sgd_step_f32"),
 ]
 
 # Ops whose backward_input kernel reads each saved input element before writing its gradient

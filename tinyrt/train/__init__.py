@@ -63,7 +63,7 @@ def generate(graph: Graph, spec_text: str, board: dict, host_main: bool = False,
     backbone = codegen.lower(tg.backbone_graph(), board, strategy=strategy, compute="fp32")
     files = codegen.render(backbone, host_main=False)
     tplan = plan.plan(tg, board.get("alignment", 8), backbone.plan.arena_bytes, strategy,
-                      momentum)
+                      momentum, backbone.plan.tensor_offset(tg.boundary))
     code = lower.lower(tg, tplan, board)
     files.update(lower.render(code))
     for header in code.headers:

@@ -4,7 +4,9 @@
 ``finetuned_graph`` re-quantises them into the int8 model: trained weights get new symmetric
 scales (max |w| / 127 per output channel, or per tensor where the model had one scale, as
 FULLY_CONNECTED often has), zero point 0; biases become int32 at input scale x weight scale.
-The result is a normal int8 model, so `tinyrt deploy` stays bit-exact on it.
+The frozen output channels of a channel-sparse layer keep their int8 values and scales where
+the scales are per channel. The result is a normal int8 model, so `tinyrt deploy` stays
+bit-exact on it.
 """
 from __future__ import annotations
 
@@ -53,18 +55,31 @@ def finetuned_graph(tg: TrainGraph, params: dict[str, np.ndarray]) -> Graph:
     by_layer: dict[int, dict[str, np.ndarray]] = {}
     for p in tg.params:
         by_layer.setdefault(p.layer, {})[p.role] = params[p.name]
+    tail = {op.index: op for op in tg.tail}
     for layer, trained in by_layer.items():
         op = graph.ops[layer]
         w_index = op.inputs[1]
         w_t = tensors[w_index]
         if "weight" in trained:
-            axis = 3 if op.type == "DEPTHWISE_CONV_2D" else 0
-            quant = _weight_quant(trained["weight"], w_t.quant, axis)
-            w_t = dataclasses.replace(w_t, quant=quant, data=_quantise(trained["weight"], quant))
+            w_t = _trained_weights(w_t, op, tail[layer], trained["weight"])
             tensors[w_index] = w_t
         if len(op.inputs) > 2 and op.inputs[2] >= 0:
             tensors[op.inputs[2]] = _bias_tensor(graph, op, tensors, trained, w_t)
     return graph.replace(tensors=tensors)
+
+
+def _trained_weights(w_t, op, tail_op, trained: np.ndarray):
+    """The re-quantised weight tensor; a channel-sparse layer's frozen rows keep their int8
+    values where each channel has its own scale."""
+    rows = tail_op.trained_c
+    full = np.concatenate([trained, tail_op.frozen_weight]) if rows else trained
+    axis = 3 if op.type == "DEPTHWISE_CONV_2D" else 0
+    quant = _weight_quant(full, w_t.quant, axis)
+    data = _quantise(full, quant)
+    if rows and w_t.quant.per_channel:
+        quant.scale[rows:] = w_t.quant.scale[rows:]
+        data[rows:] = w_t.data[rows:]
+    return dataclasses.replace(w_t, quant=quant, data=data)
 
 
 def _bias_tensor(graph: Graph, op, tensors, trained: dict, w_t):

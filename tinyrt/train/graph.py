@@ -7,10 +7,13 @@ model whose output is the boundary activation); from the boundary on, the *tail*
 cross-entropy, and backward runs from the loss down to the earliest trained layer, never into
 the backbone. Trainable parameters are initialised from the int8 model: weights
 ``scale[c] * (q - zero_point[c])``, biases ``q * scale[c]``; frozen layers inside the tail keep
-the same dequantised values as constants. Everything is plain data.
+the same dequantised values as constants. A channel-sparse layer (``last:K:F``) trains the
+rows of its first ``trained_c`` output channels; the other rows stay constants (frozen_weight).
+Everything is plain data.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +59,16 @@ class TailOp:
     bias: int | None = None         # index into TrainGraph.params, when the bias trains
     frozen_weight: np.ndarray | None = None    # float32 constants of what does not train
     frozen_bias: np.ndarray | None = None
+    trained_c: int = 0              # channel-sparse: the first trained_c output channels' weights
+                                    # train, frozen_weight holds the others; 0: all or none
+
+    def full_weight(self, params: list[np.ndarray]) -> np.ndarray | None:
+        """The whole weight tensor: trained rows (from ``params``) and frozen ones."""
+        if self.weight is None:
+            return self.frozen_weight
+        if self.trained_c:
+            return np.concatenate([params[self.weight], self.frozen_weight])
+        return params[self.weight]
 
     @property
     def alias(self) -> bool:
@@ -184,8 +197,12 @@ def _weights(graph: Graph, op: Op, tail: TailOp, trains: Trains | None,
     elif op.type == "DEPTHWISE_CONV_2D":
         tail.geom = _geometry(graph, op, tail.x_shape, w.shape[1:3])
     if trains is not None and trains.weight:
+        rows = _trained_rows(op, tail, w, trains)
         tail.weight = len(params)
-        params.append(Param(f"{tail.name}/weights", tail.index, "weight", w.shape, w))
+        params.append(Param(f"{tail.name}/weights", tail.index, "weight", w[:rows].shape,
+                            np.ascontiguousarray(w[:rows])))
+        if rows < w.shape[0]:
+            tail.trained_c, tail.frozen_weight = rows, np.ascontiguousarray(w[rows:])
     else:
         tail.frozen_weight = w
     if b is not None and trains is not None and trains.bias:
@@ -193,6 +210,18 @@ def _weights(graph: Graph, op: Op, tail: TailOp, trains: Trains | None,
         params.append(Param(f"{tail.name}/bias", tail.index, "bias", b.shape, b))
     else:
         tail.frozen_bias = b
+
+
+def _trained_rows(op: Op, tail: TailOp, w: np.ndarray, trains: Trains) -> int:
+    """How many output channels' weights train: ceil(fraction * C_out), at least one."""
+    if trains.fraction == 1:
+        return w.shape[0]
+    if op.type == "DEPTHWISE_CONV_2D":
+        raise TinyrtError(f"--train: a channel fraction applies to CONV_2D and FULLY_CONNECTED "
+                          f"weights; DEPTHWISE_CONV_2D '{tail.name}' trains all its channels or "
+                          "none", ["a spec whose last:K:F layers are not depthwise, or "
+                                   "bias:last:N for the depthwise layers"])
+    return max(1, math.ceil(trains.fraction * w.shape[0]))
 
 
 def build(graph: Graph, trains: dict[int, Trains]) -> TrainGraph:

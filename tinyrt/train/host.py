@@ -38,12 +38,15 @@ def built(files: dict[str, str], cflags: tuple[str, ...] = ("-O2",)):
 
 
 def session(tg, inputs: np.ndarray, labels, lr: float, momentum: float, batch: int,
-            eval_inputs: np.ndarray | None = None) -> bytes:
-    """The command bytes of: init, then per batch its samples and an update (a shorter last
-    batch), then the parameters, then an eval of each ``eval_inputs`` sample."""
+            eval_inputs: np.ndarray | None = None, begin: bool = True) -> bytes:
+    """The command bytes of: init, then per batch (a shorter last one) a begin (unless
+    ``begin`` is False), its samples and an update, then the parameters, then an eval of each
+    ``eval_inputs`` sample."""
     out = [b"I"]
     for start in range(0, len(labels), batch):
         chunk = range(start, min(len(labels), start + batch))
+        if begin:
+            out.append(b"B" + struct.pack("<fi", momentum, len(chunk)))
         for i in chunk:
             out += [b"S", np.ascontiguousarray(inputs[i]).tobytes(),
                     struct.pack("<i", int(labels[i]))]
@@ -55,12 +58,12 @@ def session(tg, inputs: np.ndarray, labels, lr: float, momentum: float, batch: i
 
 
 def train(exe, tg, inputs: np.ndarray, labels, lr: float, momentum: float, batch: int,
-          eval_inputs: np.ndarray | None = None) -> dict:
+          eval_inputs: np.ndarray | None = None, begin: bool = True) -> dict:
     """Run ``session`` on the host runner: per-sample ``losses`` and ``predicted``, the final
     ``params`` (raw bytes) and the ``eval`` predictions."""
     reply = run_checked([str(exe)], "host training run",
                         input=session(tg, inputs, labels, lr, momentum, batch,
-                                      eval_inputs)).stdout
+                                      eval_inputs, begin)).stdout
     n = len(labels)
     pairs = np.frombuffer(reply[:8 * n], dtype=np.dtype([("loss", "<f4"), ("pred", "<i4")]))
     size = struct.unpack("<I", reply[8 * n:8 * n + 4])[0]

@@ -2,8 +2,8 @@
 
 ``lower(tg, plan, board)`` returns a ``TrainCode``: the kernel calls of the forward, loss,
 backward and update steps, each a (kernel, header, [argument dicts]) where an argument is a
-pointer into the training arena, the int8 boundary, a constant array in flash, NULL or a
-literal; ``render(code)`` prints them through templates/model_train.c.j2 and model_train.h.j2.
+pointer into the training arena or into the backbone's arena (plan region ``backbone``), the
+int8 boundary, a constant array in flash, NULL or a literal; ``render(code)`` prints them through templates/model_train.c.j2 and model_train.h.j2.
 The arguments are labelled with the kernel's parameter names read from its header, and a
 count mismatch is an error here rather than a C compiler's.
 """
@@ -29,19 +29,25 @@ class TrainCode:
     forward: list[dict] = field(default_factory=list)
     loss: dict = field(default_factory=dict)
     loss_act: list[dict] = field(default_factory=list)
+    loss_scale: dict = field(default_factory=dict)   # the loss gradient *= 1 / batch
     backward: list[dict] = field(default_factory=list)
+    begin: dict = field(default_factory=dict)        # v *= momentum
+    divide: dict = field(default_factory=dict)       # v *= 1 / batch (see model_train.c.j2)
     update: dict = field(default_factory=dict)
     consts: list[dict] = field(default_factory=list)
     variants: dict = field(default_factory=dict)   # "step op" -> variant, for reports
 
     @property
     def headers(self) -> list[str]:
-        calls = self.forward + self.backward + self.loss_act + [self.loss, self.update]
+        calls = self.forward + self.backward + self.loss_act + [self.loss, self.loss_scale,
+                                                                self.begin, self.update]
         return sorted({c["header"] for c in calls})
 
 
-def _arena(plan: TrainPlan, name: str, floats: int = 0) -> dict:
-    return {"kind": "arena", "ctype": "float", "offset": plan.offset(name) + FLOAT * floats}
+def _arena(plan: TrainPlan, name: str, floats: int = 0, ctype: str = "float") -> dict:
+    buf = plan.buffer(name)
+    return {"kind": "arena", "ctype": ctype, "region": buf.region,
+            "offset": buf.offset + FLOAT * floats}
 
 
 def _lit(v) -> dict:
@@ -84,6 +90,20 @@ class _Builder:
         return self.const(f"frozen_{op.index}_{which}", data,
                           f"{op.name} {which}s (frozen, dequantised)")
 
+    def weight_args(self, op: TailOp) -> list[dict]:
+        """(weights, frozen, trained_c) of train_rows_f32.h: one array and all its rows, or a
+        channel-sparse layer's trained rows and its frozen ones."""
+        if not op.trained_c:
+            return [self.tensor_arg(op, "weight"), NULL, _lit(op.y_shape[3])]
+        frozen = self.const(f"frozen_{op.index}_weight", op.frozen_weight,
+                            f"{op.name} weights of output channels {op.trained_c}.. "
+                            "(frozen, dequantised)")
+        return [_arena(self.plan, "params", self.tg.params[op.weight].offset), frozen,
+                _lit(op.trained_c)]
+
+    def trained_rows(self, op: TailOp) -> dict:
+        return _lit(op.trained_c or op.y_shape[3])
+
     def input_args(self, op: TailOp) -> list[dict]:
         """(input, in_s8, in_scale, in_zp): the int8 boundary or an FP32 activation."""
         if op.x == self.tg.boundary:
@@ -92,7 +112,8 @@ class _Builder:
         return [_arena(self.plan, self.plan.act[op.x]), _lit(0), _lit(0.0), _lit(0)]
 
     def grad_arg(self, op: TailOp, param: int) -> dict:
-        return _arena(self.plan, "grads", self.tg.params[param].offset)
+        """Where a parameter's gradient is added: the velocity (no gradient buffer)."""
+        return _arena(self.plan, self.plan.accumulator, self.tg.params[param].offset)
 
 
 def _dims(op: TailOp) -> list[int]:
@@ -109,23 +130,27 @@ def _pool_dims(op: TailOp) -> list[int]:
 def _mask(b: _Builder) -> dict:
     if not any(buf.name == "mask" for buf in b.plan.buffers):
         return NULL
-    return {"kind": "arena", "ctype": "uint8_t", "offset": b.plan.offset("mask")}
+    return _arena(b.plan, "mask", ctype="uint8_t")
 
 
 def _forward(b: _Builder, op: TailOp) -> dict:
     act = _lit(ACTIVATIONS[op.act])
     if op is b.tg.tail[0] and b.tg.fused_pool:
         pooled = _arena(b.plan, b.plan.act[b.tg.tail[1].y])
-        return b.call("forward_gap", op.type, [*b.input_args(op), b.tensor_arg(op, "weight"),
+        return b.call("forward_gap", op.type, [*b.input_args(op), *b.weight_args(op),
                                                b.tensor_arg(op, "bias"), pooled, _mask(b),
                                                *map(_lit, _dims(op)), act])
     out = _arena(b.plan, b.plan.act[op.y])
     if op.type == "FULLY_CONNECTED":
         sizes = [int(np.prod(op.x_shape)), int(np.prod(op.y_shape))]
-        return b.call("forward", op.type, [*b.input_args(op), b.tensor_arg(op, "weight"),
+        return b.call("forward", op.type, [*b.input_args(op), *b.weight_args(op),
                                            b.tensor_arg(op, "bias"), out,
                                            *map(_lit, sizes), act])
-    if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+    if op.type == "CONV_2D":
+        return b.call("forward", op.type, [*b.input_args(op), *b.weight_args(op),
+                                           b.tensor_arg(op, "bias"), out,
+                                           *map(_lit, _dims(op)), act])
+    if op.type == "DEPTHWISE_CONV_2D":
         return b.call("forward", op.type, [*b.input_args(op), b.tensor_arg(op, "weight"),
                                            b.tensor_arg(op, "bias"), out,
                                            *map(_lit, _dims(op)), act])
@@ -142,7 +167,8 @@ def _backward_gap(b: _Builder, op: TailOp) -> list[dict]:
             grad[which] = b.grad_arg(op, index)
     dy = _arena(b.plan, b.plan.grad[b.tg.tail[1].y])
     return [b.call("backward_gap", op.type, [*b.input_args(op), dy, _mask(b), grad["weight"],
-                                             grad["bias"], *map(_lit, _dims(op))])]
+                                             b.trained_rows(op), grad["bias"],
+                                             *map(_lit, _dims(op))])]
 
 
 def _backward(b: _Builder, op: TailOp, first: bool) -> list[dict]:
@@ -157,17 +183,21 @@ def _backward(b: _Builder, op: TailOp, first: bool) -> list[dict]:
     fc = op.type == "FULLY_CONNECTED"
     sizes = [int(np.prod(op.x_shape)), int(np.prod(op.y_shape))] if fc else None
     if op.weight is not None:
+        rows = [] if op.type == "DEPTHWISE_CONV_2D" else [b.trained_rows(op)]
         calls.append(b.call("backward_weights", op.type,
-                            [*b.input_args(op), dy, b.grad_arg(op, op.weight),
+                            [*b.input_args(op), dy, b.grad_arg(op, op.weight), *rows,
                              *map(_lit, sizes if fc else _dims(op))]))
     if first:
         return calls
     grad_in = [_arena(plan, plan.grad[op.x]), _arena(plan, plan.act[op.x]),
                _lit(ACTIVATIONS[b.tg.act_of(op.x)])]
-    if op.type in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"):
+    if op.type in ("FULLY_CONNECTED", "CONV_2D"):
         calls.append(b.call("backward_input", op.type,
-                            [dy, b.tensor_arg(op, "weight"), *grad_in,
+                            [dy, *b.weight_args(op), *grad_in,
                              *map(_lit, sizes if fc else _dims(op))]))
+    elif op.type == "DEPTHWISE_CONV_2D":
+        calls.append(b.call("backward_input", op.type,
+                            [dy, b.tensor_arg(op, "weight"), *grad_in, *map(_lit, _dims(op))]))
     else:
         calls.append(b.call("backward_input", op.type,
                             [dy, *grad_in, *map(_lit, _pool_dims(op))]))
@@ -186,17 +216,13 @@ def lower(tg: TrainGraph, plan: TrainPlan, board: dict) -> TrainCode:
     if last.act != "NONE":
         code.loss_act = [b.call("act_backward", "", [logits, dlogits, _lit(tg.classes),
                                                      _lit(ACTIVATIONS[last.act])])]
+    code.loss_scale = b.call("scale", "", [dlogits, _lit(tg.classes), {"kind": "grad_scale"}])
     for op in reversed(ops):
         code.backward += _backward(b, op, op is ops[0])
-    if plan.momentum:
-        code.update = b.call("update", "", [_arena(plan, "params"), _arena(plan, "grads"),
-                                            _arena(plan, "velocity"), _lit(tg.param_count),
-                                            {"kind": "lr"}, {"kind": "momentum"},
-                                            {"kind": "batch"}])
-    else:
-        code.update = b.call("update_plain", "", [_arena(plan, "params"), _arena(plan, "grads"),
-                                                  _lit(tg.param_count), {"kind": "lr"},
-                                                  {"kind": "batch"}])
+    acc, count = _arena(plan, plan.accumulator), _lit(tg.param_count)
+    code.begin = b.call("scale", "", [acc, count, {"kind": "momentum"}])
+    code.divide = b.call("scale", "", [acc, count, {"kind": "inv_batch"}])
+    code.update = b.call("update", "", [_arena(plan, "params"), acc, count, {"kind": "lr"}])
     init = np.concatenate([p.init.reshape(-1) for p in tg.params]).astype(np.float32)
     code.consts.insert(0, {"name": "train_init_params", "count": int(init.size),
                            "comment": "initial values of the trainable parameters",
@@ -219,15 +245,16 @@ def context(code: TrainCode) -> dict:
             "arena_bytes": plan.arena_bytes, "classes": tg.classes,
             "param_count": tg.param_count, "consts": code.consts,
             "forward": code.forward, "loss": code.loss, "loss_act": code.loss_act,
-            "backward": code.backward, "update": code.update,
-            "params_offset": plan.offset("params"), "grads_offset": plan.offset("grads"),
-            "momentum": int(plan.momentum),
-            "velocity_offset": plan.offset("velocity") if plan.momentum else -1,
-            "logits_offset": plan.offset(plan.act[last.y]),
+            "loss_scale": code.loss_scale, "backward": code.backward, "begin": code.begin,
+            "divide": code.divide, "update": code.update,
+            "params": _arena(plan, "params"), "accumulator": _arena(plan, plan.accumulator),
+            "momentum": int(plan.momentum), "logits": _arena(plan, plan.act[last.y]),
+            "boundary_offset": plan.boundary_offset,
+            "shared": any(b.region == "backbone" for b in plan.buffers),
             "steps": plan.steps,
-            "params": [{"name": p.name, "shape": list(p.shape),
-                        "offset": p.offset, "count": p.size} for p in tg.params],
-            "buffers": [{"name": b.name, "offset": b.offset, "size": b.size,
+            "param_list": [{"name": p.name, "shape": list(p.shape),
+                            "offset": p.offset, "count": p.size} for p in tg.params],
+            "buffers": [{"name": b.name, "offset": b.offset, "size": b.size, "region": b.region,
                          "first": plan.steps[b.first], "last": plan.steps[b.last]}
                         for b in plan.buffers]}
 

@@ -1,13 +1,14 @@
-"""The training memory plan: every buffer of a training step in one static arena, packed with
-the same packer as inference (tinyrt/packing.py).
+"""The training memory plan: every buffer of a training step in static memory, packed with the
+same packer as inference (tinyrt/packing.py).
 
 Steps: ``backbone`` (the int8 backbone, in its own arena), one ``forward`` step per computing
 tail op, ``loss``, one ``backward`` step per computing tail op in reverse order, ``update``.
 Buffers:
 
-- ``params``, ``grads``, ``velocity``: the trainable parameters, their accumulated gradients
-  and the momentum (none when built for plain SGD), each one packed block in TrainGraph.params
-  order, live at every step;
+- ``params`` and ``velocity`` (``grads`` when built for plain SGD): the trainable parameters
+  and the accumulator each sample's gradient is added into (the momentum; there is no
+  separate gradient buffer), each one packed block in TrainGraph.params order, live at every
+  step;
 - ``act:<tensor>``: a tail activation (FP32), from its forward step until nothing reads it: the
   next op's forward, that op's backward (weight gradient, max-pool argmax), and, where that
   op's backward_input kernel is a gather (kernels/train.GRAD_IN_PLACE), the activation's own
@@ -15,8 +16,12 @@ Buffers:
 - ``grad:<tensor>``: a gradient with a buffer of its own (after a max pool; the logits);
 - the boundary activation stays int8 in the backbone's arena and is dequantised as it is read.
 
-TINYRT_TRAIN_PEAK_BYTES is the backbone arena plus this arena: the two are not shared (the
-boundary lives in the backbone's arena while the tail runs).
+The backbone's arena is shared with the tail: once the backbone ran, only the boundary
+activation of its arena is live, so the tail's buffers that start after the backbone step
+(activations, gradients, the mask: not the parameters and velocity, live during the backbone
+too) are placed into its free bytes (region ``backbone``, around the boundary, first fit,
+largest first); the others go into the training arena (region ``train``). The training peak is
+the backbone arena plus what remains in the training arena.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from ..packing import pack_best, pack_linear
 from .graph import TrainGraph
 
 FLOAT = 4
+REGIONS = ("train", "backbone")   # the training arena; the backbone's arena, reused
 
 
 @dataclass
@@ -36,6 +42,7 @@ class TrainBuffer:
     first: int         # first step it is live
     last: int          # last step (inclusive)
     offset: int = -1
+    region: str = "train"   # one of REGIONS
 
 
 @dataclass
@@ -48,26 +55,37 @@ class TrainPlan:
     grad: dict[int, str]          # tail tensor -> buffer of its gradient
     backbone_arena_bytes: int = 0
     live_bytes: list[int] = field(default_factory=list)
+    boundary_offset: int = 0      # of the boundary activation in the backbone's arena
 
     @property
     def peak_bytes(self) -> int:
-        """Training peak of the arenas: backbone arena + training arena (not shared)."""
+        """Training peak of the arenas: the backbone arena (the tail reuses its dead bytes) +
+        the training arena."""
         return self.backbone_arena_bytes + self.arena_bytes
 
+    def buffer(self, name: str) -> TrainBuffer:
+        return next(b for b in self.buffers if b.name == name)
+
     def offset(self, name: str) -> int:
-        return next(b.offset for b in self.buffers if b.name == name)
+        return self.buffer(name).offset
 
     @property
     def momentum(self) -> bool:
         return any(b.name == "velocity" for b in self.buffers)
 
+    @property
+    def accumulator(self) -> str:
+        """The buffer each sample's gradient is added into."""
+        return "velocity" if self.momentum else "grads"
+
     def summary(self) -> dict:
         persistent = sum(b.size for b in self.buffers
                          if b.name in ("params", "grads", "velocity"))
+        shared = sum(b.size for b in self.buffers if b.region == "backbone")
         return {"training_arena_bytes": self.arena_bytes,
                 "backbone_arena_bytes": self.backbone_arena_bytes,
                 "training_peak_bytes": self.peak_bytes, "persistent_bytes": persistent,
-                "steps": len(self.steps)}
+                "in_backbone_arena_bytes": shared, "steps": len(self.steps)}
 
 
 def computing(tg: TrainGraph) -> list[int]:
@@ -104,13 +122,16 @@ def _roots(tg: TrainGraph) -> dict[int, int]:
 
 
 def plan(tg: TrainGraph, alignment: int = 8, backbone_arena_bytes: int = 0,
-         strategy: str = "best", momentum: bool = True) -> TrainPlan:
-    """``momentum=False``: plain SGD, no momentum buffer (a third of the persistent bytes)."""
+         strategy: str = "best", momentum: bool = True,
+         boundary_offset: int | None = None) -> TrainPlan:
+    """``momentum=False``: plain SGD (the accumulator is named ``grads``, same size).
+    ``boundary_offset`` (of the boundary in the backbone's arena of ``backbone_arena_bytes``):
+    the tail reuses that arena's free bytes; None: it does not."""
     steps, fwd, bwd = _steps(tg)
     end = len(steps) - 1
     block = tg.param_count * FLOAT
     bufs = [TrainBuffer(name, block, 0, end)
-            for name in ("params", "grads", "velocity")[:3 if momentum else 2]]
+            for name in ("params", "velocity" if momentum else "grads")]
     root = _roots(tg)
     act: dict[int, str] = {}
     grad: dict[int, str] = {}
@@ -137,6 +158,55 @@ def plan(tg: TrainGraph, alignment: int = 8, backbone_arena_bytes: int = 0,
     for t, r in root.items():   # reshapes share their input's buffers
         if r != t and r in act:
             act[t], grad[t] = act[r], grad[r]
-    arena = (pack_best if strategy == "best" else pack_linear)(bufs, alignment)
+    pack = pack_best if strategy == "best" else pack_linear
+    arena = pack(bufs, alignment)
+    if boundary_offset is not None and backbone_arena_bytes:
+        reserved = (boundary_offset, tg.graph.t(tg.boundary).nbytes, 0, _boundary_last(tg, bwd))
+        arena = _share(bufs, backbone_arena_bytes, reserved, alignment, pack, arena)
     live = [sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(len(steps))]
-    return TrainPlan(steps, bufs, arena, alignment, act, grad, backbone_arena_bytes, live)
+    return TrainPlan(steps, bufs, arena, alignment, act, grad, backbone_arena_bytes, live,
+                     boundary_offset or 0)
+
+
+def _boundary_last(tg: TrainGraph, bwd: dict[int, int]) -> int:
+    """The last step that reads the boundary: the first tail op's backward when its weights
+    train (their gradient reads its input), else its forward."""
+    return bwd[0] if tg.tail[0].weight is not None else 1
+
+
+def _align(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+def _share(bufs: list[TrainBuffer], size: int, reserved: tuple[int, int, int, int],
+           alignment: int, pack, unshared: int) -> int:
+    """Place the buffers that start after the backbone step into the backbone arena's free
+    bytes (``size``, minus the ``reserved`` (offset, bytes, first, last) boundary), largest
+    first at the lowest offset clear of the buffers there that overlap in time; pack the rest
+    into the training arena. Returns its size; keeps the unshared plan when that is smaller."""
+    before = [(b.offset, b.region) for b in bufs]
+    taken = [reserved]
+    rest = []
+    for b in sorted(bufs, key=lambda b: (-b.size, b.first)):
+        spot = _free_spot(taken, b, size, alignment) if b.first > 0 else None
+        if spot is None:
+            rest.append(b)
+            continue
+        b.offset, b.region = spot, "backbone"
+        taken.append((spot, b.size, b.first, b.last))
+    arena = pack(rest, alignment)
+    if arena >= unshared:
+        for b, (offset, region) in zip(bufs, before):
+            b.offset, b.region = offset, region
+        return unshared
+    return arena
+
+
+def _free_spot(taken, b: TrainBuffer, size: int, alignment: int) -> int | None:
+    busy = sorted((o, o + n) for o, n, first, last in taken if first <= b.last and b.first <= last)
+    cursor = 0
+    for start, end in busy:
+        if start - cursor >= b.size:
+            return cursor
+        cursor = max(cursor, _align(end, alignment))
+    return cursor if size - cursor >= b.size else None

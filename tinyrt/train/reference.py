@@ -2,9 +2,10 @@
 
 Same initialisation (the TrainGraph's params), same data order (samples in the order given,
 ``batch`` consecutive samples per step, a shorter last batch), same arithmetic precision
-(float32 arrays; sums may be taken in another order than C's, hence a tolerance), same update:
-per sample the gradients are *added* into G; a step does ``v = m * v + G / batch``,
-``w -= lr * v``, ``G = 0``. The tail reads the int8 boundary activation, dequantised as
+(float32 arrays; sums may be taken in another order than C's, hence a tolerance), same update
+in the same order as the C: a batch begins with ``v *= m``; each sample's loss gradient is
+scaled by ``1 / batch`` and its parameter gradients are *added* into v (there is no separate
+gradient buffer); the step is ``w -= lr * v``. That is ``v = m * v + G / batch; w -= lr * v``. The tail reads the int8 boundary activation, dequantised as
 ``scale * (q - zero_point)``; ``boundary_activations`` gets it from tflite-runtime.
 """
 from __future__ import annotations
@@ -80,9 +81,8 @@ def _valid(op: TailOp) -> np.ndarray:
 
 
 def weights_of(op: TailOp, params: list[np.ndarray]):
-    w = params[op.weight] if op.weight is not None else op.frozen_weight
     b = params[op.bias] if op.bias is not None else op.frozen_bias
-    return w, b
+    return op.full_weight(params), b
 
 
 def forward_op(op: TailOp, x: np.ndarray, params) -> np.ndarray:
@@ -141,14 +141,15 @@ def backward_op(op: TailOp, x: np.ndarray, dy: np.ndarray, params, grads) -> np.
     w, _ = weights_of(op, params)
     if op.bias is not None:
         grads[op.bias] += dy.reshape(-1, dy.shape[-1]).sum(axis=0, dtype=F32)
+    rows = op.trained_c or None   # a channel-sparse layer: the trained rows' gradients only
     if op.type == "FULLY_CONNECTED":
         if op.weight is not None:
-            grads[op.weight] += np.outer(dy, x.reshape(-1)).astype(F32)
+            grads[op.weight] += np.outer(dy, x.reshape(-1)).astype(F32)[:rows]
         return (w.T @ dy).astype(F32)
     cols = _patches(x, op)
     if op.type == "CONV_2D":
         if op.weight is not None:
-            grads[op.weight] += np.einsum("hwo,hwabc->oabc", dy, cols)
+            grads[op.weight] += np.einsum("hwo,hwabc->oabc", dy, cols)[:rows]
         return _unpatch(np.einsum("hwo,oabc->hwabc", dy, w), op)
     if op.type == "DEPTHWISE_CONV_2D":
         g, c = op.geom, x.shape[2]
@@ -168,12 +169,13 @@ def backward_op(op: TailOp, x: np.ndarray, dy: np.ndarray, params, grads) -> np.
     return _unpatch((valid * share[:, :, None, None, :]).astype(F32), op)
 
 
-def sample(tg: TrainGraph, params, grads, q: np.ndarray, label: int) -> tuple[float, int]:
-    """Forward, loss and backward of one sample; gradients added into ``grads``.
-    Returns (loss, predicted class)."""
+def sample(tg: TrainGraph, params, grads, q: np.ndarray, label: int,
+           scale: float = 1.0) -> tuple[float, int]:
+    """Forward, loss and backward of one sample; its gradients times ``scale`` (1 / batch)
+    added into ``grads`` (the velocity). Returns (loss, predicted class)."""
     acts = forward(tg, params, q)
     loss, d = xent(acts[-1], label)
-    d = d * act_mask(acts[-1].reshape(-1), tg.tail[-1].act)
+    d = (d * act_mask(acts[-1].reshape(-1), tg.tail[-1].act)).astype(F32) * F32(scale)
     for k in range(len(tg.tail) - 1, -1, -1):
         op = tg.tail[k]
         d = backward_op(op, shaped(op, acts[k], "x"), shaped(op, d, "y"), params, grads)
@@ -182,29 +184,35 @@ def sample(tg: TrainGraph, params, grads, q: np.ndarray, label: int) -> tuple[fl
     return loss, int(np.argmax(acts[-1].reshape(-1)))
 
 
-def update(params, grads, velocity, lr: float, momentum: float, batch: int) -> None:
-    """v = m * v + G / batch; w -= lr * v; G = 0 (in place, float32)."""
-    for w, g, v in zip(params, grads, velocity):
-        v[...] = F32(momentum) * v + g / F32(batch)
+def begin(velocity, momentum: float, batch: int) -> float:
+    """A batch begins: v *= m (in place). Returns the per-sample gradient scale, 1 / batch."""
+    for v in velocity:
+        v[...] = v * F32(momentum)
+    return F32(1) / F32(max(batch, 1))
+
+
+def step(params, velocity, lr: float) -> None:
+    """w -= lr * v (in place, float32)."""
+    for w, v in zip(params, velocity):
         w[...] = w - F32(lr) * v
-        g[...] = 0
 
 
 def train(tg: TrainGraph, boundary_q: np.ndarray, labels, lr: float, momentum: float,
           batch: int) -> dict:
     """Train on the samples in order, ``batch`` at a time. Returns per-sample ``losses`` and
-    ``predicted`` classes and the final ``params`` (a list in TrainGraph.params order)."""
+    ``predicted`` classes and the final ``params`` (a list in TrainGraph.params order).
+    Plain SGD is momentum 0."""
     params = [p.init.copy() for p in tg.params]
-    grads = [np.zeros_like(p) for p in params]
     velocity = [np.zeros_like(p) for p in params]
     losses, predicted = [], []
     for start in range(0, len(labels), batch):
         chunk = range(start, min(len(labels), start + batch))
+        scale = begin(velocity, momentum, len(chunk))
         for i in chunk:
-            loss, pred = sample(tg, params, grads, boundary_q[i], int(labels[i]))
+            loss, pred = sample(tg, params, velocity, boundary_q[i], int(labels[i]), scale)
             losses.append(loss)
             predicted.append(pred)
-        update(params, grads, velocity, lr, momentum, len(chunk))
+        step(params, velocity, lr)
     return {"losses": losses, "predicted": predicted, "params": params}
 
 
