@@ -252,3 +252,25 @@ def test_sgd_begin_and_step_equal_numpy(tmp_path):
                 "    train_sgd_step_f32(w, v, 9, 0.0500000007f);", ["w", "v"])
     assert got["v"].tolist() == want_v[0].tolist()   # one rounding each: bit for bit
     assert got["w"].tolist() == want_w[0].tolist()
+
+
+def test_a_separate_gradient_sum_trains_the_same_as_the_velocity_accumulation():
+    """reference.update (v = m*v + G/batch with G summed apart) and begin/sample/step (the C's
+    order) are the same training up to rounding."""
+    from tinyrt.train import prepare
+    from train_models import small_cnn
+    tg = prepare(small_cnn(), "last:2")
+    rng = np.random.default_rng(0)
+    q = R.boundary_activations(tg, rng.integers(-128, 128, (7, 1, 9, 7, 3)).astype(np.int8))
+    y = rng.integers(0, 5, 7)
+    want = R.train(tg, q, y, 0.05, 0.9, 3)["params"]
+    params = [p.init.copy() for p in tg.params]
+    grads, velocity = [np.zeros_like(w) for w in params], [np.zeros_like(w) for w in params]
+    for start in range(0, 7, 3):
+        chunk = range(start, min(7, start + 3))
+        for i in chunk:
+            R.sample(tg, params, grads, q[i], int(y[i]))
+        R.update(params, grads, velocity, 0.05, 0.9, len(chunk))
+    for got, ref in zip(params, want):
+        assert not np.array_equal(got, tg.params[0].init) and got.shape == ref.shape
+        close(got, ref)

@@ -7,9 +7,11 @@ import re
 import pytest
 
 from tinyrt import train
-from tinyrt.boards import load_board
+from tinyrt.boards import budgets, load_board
+from tinyrt.errors import TinyrtError
 from tinyrt.frontend import read_tflite
 from tinyrt.train import prepare
+from tinyrt.train.fit import budget_of, candidates
 from tinyrt.train.plan import plan
 from train_models import small_cnn
 
@@ -104,3 +106,37 @@ def test_issue_11_memory_goals(shared_models):
     assert train.generate(kws, "last:2", board).plan.peak_bytes <= 64 * KB
     assert train.generate(vww, "bias:last:6,last:2:0.25", board).plan.peak_bytes <= 256 * KB
     assert train.generate(vww, "bias:last:6,last:2", board).plan.peak_bytes > 256 * KB
+
+
+def test_a_configuration_over_the_budget_is_refused_naming_one_that_fits(shared_models):
+    vww = read_tflite(shared_models / "vww_int8.tflite")
+    with pytest.raises(TinyrtError) as refused:
+        train.generate(vww, "bias:last:6,last:2", load_board("qemu-m4"), budget=256 * KB)
+    assert "training peak 591,976 B" in str(refused.value)
+    assert "budget 262,144 B (the given budget): 329,832 B too many" in str(refused.value)
+    assert refused.value.hints[0] == ("--train bias:last:6,last:2:0.25 fits: training peak "
+                                      "196,712 B, 17,666 trained parameters")
+
+
+def test_the_board_budget_is_its_sram_minus_its_stack(shared_models):
+    board = load_board("nucleo-f746zg")
+    sram = budgets(board)["sram"]
+    vww = read_tflite(shared_models / "vww_int8.tflite")
+    with pytest.raises(TinyrtError, match=rf"SRAM {sram:,} - stack {board['stack_bytes']:,}"):
+        train.generate(vww, "bias:last:6,last:2", board)
+    assert budget_of(board, static_ram=1000)[0] == sram - board["stack_bytes"] - 1000
+    assert budget_of(load_board("host")) == (None, "the host")
+
+
+def test_when_nothing_smaller_fits_the_refusal_says_so():
+    with pytest.raises(TinyrtError) as refused:
+        train.generate(small_cnn(), "last:2", load_board("host"), budget=64)
+    assert "no smaller choice of trained layers fits" in refused.value.hints[0]
+
+
+def test_candidates_shrink_layers_fractions_and_keep_the_bias_part():
+    got = candidates(small_cnn(), "bias:last:3,last:2:0.5")
+    assert got[:3] == ["bias:last:3,last:2:0.375", "bias:last:3,last:2:0.25",
+                       "bias:last:3,last:2:0.125"]
+    assert "bias:last:3,last:1:0.375" in got and got[-3:] == ["bias:last:3", "bias:last:2",
+                                                              "bias:last:1"]

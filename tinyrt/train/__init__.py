@@ -7,7 +7,8 @@
     tflite = train.finetuned_tflite(project.tg, params)
 
 Modules: spec (the --train strings), graph (the split into an int8 backbone and an FP32 tail),
-reference (numpy training, the ground truth), plan (the training arena), lower (C calls and
+reference (numpy training, the ground truth), plan (the training arena), fit (the training
+peak against the board's SRAM, and what fits when it does not), lower (C calls and
 model_train.c/.h), host (build and drive the C on the host), export (trained parameters back
 into an int8 .tflite). docs/training.md describes the design and the C API.
 """
@@ -49,21 +50,22 @@ def prepare(graph: Graph, spec_text: str) -> TrainGraph:
 
 
 def generate(graph: Graph, spec_text: str, board: dict, host_main: bool = False,
-             strategy: str = "best", momentum: bool = True) -> TrainProject:
+             strategy: str = "best", momentum: bool = True, budget: int | None = None,
+             static_ram: int = 0) -> TrainProject:
     """Everything to build: the backbone through codegen (model.c, model.h, weights, kernels),
     model_train.c/.h and the training kernels; with ``host_main`` the host runner
-    train_main_host.c (tinyrt/train/host.py). ``momentum=False`` builds plain SGD: no momentum
-    buffer, a third less persistent memory."""
+    train_main_host.c (tinyrt/train/host.py). ``momentum=False`` builds plain SGD (the same
+    memory: the gradient sum takes the velocity's place). A training peak above the board's
+    SRAM budget (tinyrt/train/fit.py: ``budget`` when given, else SRAM - stack - ``static_ram``)
+    is a TinyrtError that names a configuration that fits."""
     import codegen
     from codegen.render import kernel_files
 
     from ..paths import data_dir
-    from . import lower, plan
-    tg = prepare(graph, spec_text)
-    backbone = codegen.lower(tg.backbone_graph(), board, strategy=strategy, compute="fp32")
+    from . import fit, lower
+    tg, backbone, tplan = fit.planned(graph, spec_text, board, strategy, momentum)
+    fit.check(graph, spec_text, board, tplan, budget, static_ram, strategy, momentum)
     files = codegen.render(backbone, host_main=False)
-    tplan = plan.plan(tg, board.get("alignment", 8), backbone.plan.arena_bytes, strategy,
-                      momentum, backbone.plan.tensor_offset(tg.boundary))
     code = lower.lower(tg, tplan, board)
     files.update(lower.render(code))
     for header in code.headers:

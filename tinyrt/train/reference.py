@@ -197,6 +197,16 @@ def step(params, velocity, lr: float) -> None:
         w[...] = w - F32(lr) * v
 
 
+def update(params, grads, velocity, lr: float, momentum: float, batch: int) -> None:
+    """The same step with a separate gradient sum G (``sample`` with scale 1 into ``grads``):
+    v = m * v + G / batch; w -= lr * v; G = 0 (in place, float32). The maths of
+    begin/sample/step in another rounding order (kept for callers that sum gradients apart)."""
+    for w, g, v in zip(params, grads, velocity):
+        v[...] = F32(momentum) * v + g / F32(batch)
+        w[...] = w - F32(lr) * v
+        g[...] = 0
+
+
 def train(tg: TrainGraph, boundary_q: np.ndarray, labels, lr: float, momentum: float,
           batch: int) -> dict:
     """Train on the samples in order, ``batch`` at a time. Returns per-sample ``losses`` and
