@@ -76,7 +76,7 @@ def bench_row(model: str, name: str, config: str, board: dict, scenario: dict | 
             row.update(measure_steps(t))
             row["training_peak_sram_bytes"] = t.memory()["training_peak_sram_bytes"]
     except TinyrtError as e:
-        row["error"] = _short(e.message)
+        row["error"] = e.message.splitlines()[0]   # "does not fit ...: needs N bytes more"
         return row
     if scenario is not None:
         report, _ = finetune(FinetuneConfig(model, board, scenario["train_data"],
@@ -86,13 +86,6 @@ def bench_row(model: str, name: str, config: str, board: dict, scenario: dict | 
                    training_peak_sram_bytes=max(row["training_peak_sram_bytes"],
                                                 report["memory"]["training_peak_sram_bytes"]))
     return row
-
-
-def _short(message: str) -> str:
-    first = message.splitlines()[0]
-    if "does not fit" in first or "needs" in first and "bytes more" in first:
-        return "does not fit: " + first
-    return first
 
 
 def bench_train(shared: Path | None, board_id: str, configs=CONFIGS, models=None,
