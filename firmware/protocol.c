@@ -489,6 +489,7 @@ static uint32_t dispatch(uint32_t type, const uint8_t *p, uint32_t len)
     case TR_CMD_TRAIN_EVAL:
     case TR_CMD_TRAIN_PARAMS:
     case TR_CMD_TRAIN_RESET:
+    case TR_CMD_TRAIN_BEGIN:
 #if TINYRT_TRAINING
         return tr_train_command(type, p, len);
 #else
@@ -500,12 +501,12 @@ static uint32_t dispatch(uint32_t type, const uint8_t *p, uint32_t len)
 }
 
 /* Requests that must not run twice: more runs could clobber the input the output came from, a
- * training sample would add its gradients twice, an update step twice, an eval finds its input
- * used up. */
+ * training sample would add its gradients twice, an update step twice, a batch's begin decay
+ * the momentum twice, an eval finds its input used up. */
 static int runs_once(uint32_t type)
 {
     return type == TR_CMD_INVOKE || type == TR_CMD_TRAIN_SAMPLE || type == TR_CMD_TRAIN_UPDATE ||
-           type == TR_CMD_TRAIN_EVAL;
+           type == TR_CMD_TRAIN_EVAL || type == TR_CMD_TRAIN_BEGIN;
 }
 
 /* A retry of the request answered last (the same frame: the host resends a request whose answer

@@ -79,6 +79,7 @@ enum tr_command {
     TR_CMD_TRAIN_EVAL = 0x0a,
     TR_CMD_TRAIN_PARAMS = 0x0b,
     TR_CMD_TRAIN_RESET = 0x0c,
+    TR_CMD_TRAIN_BEGIN = 0x0d,
     TR_CMD_ERROR = 0xff
 };
 

@@ -8,6 +8,7 @@
  *   TRAIN_EVAL   (empty)                 -> predicted:i32 count:u64
  *   TRAIN_PARAMS offset:u32 length:u16   -> offset:u32 data[length]
  *   TRAIN_RESET  (empty)                 -> (empty)
+ *   TRAIN_BEGIN  momentum:f32 batch:u16  -> count:u64
  *
  * SAMPLE and EVAL run on the input SET_INPUT wrote (NOT_READY when it is not whole, as INVOKE's
  * output would be); each count is tr_board_counter() around the call, in INFO's latency unit.
@@ -102,6 +103,22 @@ static uint32_t cmd_update(const uint8_t *p, uint32_t len)
     return 0;
 }
 
+/* Before a batch's first sample: each sample then adds its gradient / batch into the velocity. */
+static uint32_t cmd_begin(const uint8_t *p, uint32_t len)
+{
+    if (len != 6) {
+        return tr_proto_fail(TR_ERR_BAD_ARGUMENT, 6);
+    }
+    uint32_t batch = (uint32_t)p[4] | ((uint32_t)p[5] << 8);
+    if (batch == 0) {
+        return tr_proto_fail(TR_ERR_BAD_ARGUMENT, 1);
+    }
+    uint64_t start = tr_board_counter();
+    tinyrt_train_begin(rd_f32(p), (int)batch);
+    tr_proto_out_u64(tr_board_counter() - start);
+    return 0;
+}
+
 static uint32_t cmd_eval(uint32_t len)
 {
     if (len != 0) {
@@ -145,6 +162,8 @@ uint32_t tr_train_command(uint32_t type, const uint8_t *p, uint32_t len)
         return cmd_sample(p, len);
     case TR_CMD_TRAIN_UPDATE:
         return cmd_update(p, len);
+    case TR_CMD_TRAIN_BEGIN:
+        return cmd_begin(p, len);
     case TR_CMD_TRAIN_EVAL:
         return cmd_eval(len);
     case TR_CMD_TRAIN_PARAMS:

@@ -31,6 +31,7 @@ E = p.ErrorCode
     (p.TrainEval(), b""),
     (p.TrainParams(512, 100), b"\0\x02\0\0\x64\0"),
     (p.TrainReset(), b""),
+    (p.TrainBegin(0.5, 3), b"\0\0\0\x3f\x03\0"),
 ])
 def test_training_requests_have_the_documented_payloads(request_, payload):
     assert request_.payload() == payload
@@ -43,6 +44,7 @@ def test_training_requests_have_the_documented_payloads(request_, payload):
     (p.Command.TRAIN_EVAL, p.Evaluated(9, 917680)),
     (p.Command.TRAIN_PARAMS, p.ParamsChunk(508, bytes(range(200)))),
     (p.Command.TRAIN_RESET, p.ResetDone()),
+    (p.Command.TRAIN_BEGIN, p.BatchBegun(321)),
 ])
 def test_training_responses_round_trip_through_frames(command, response):
     wire = p.encode_frame(p.response_frame(command, 41, response))
@@ -149,6 +151,7 @@ def test_a_retried_training_sample_is_answered_again_without_training_twice(host
     t = host_trainer
     t.reset()
     x, y = _data(1, seed=5)
+    t.begin(0.0, 1)
     t.device.set_input(x[0].tobytes())
     wire = p.encode_frame(p.request_frame(p.TrainSample(int(y[0])), 4242))
     first, again = _exchange(t.device.link, wire), _exchange(t.device.link, wire)

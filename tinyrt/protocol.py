@@ -10,10 +10,10 @@ and framing is ``protocol_wire`` (firmware/protocol.h is checked against it), th
 """
 from __future__ import annotations
 
-from .protocol_msgs import (DeviceError, DeviceInfo, Evaluated, GetOutput, GetStats, Info,  # noqa: F401
+from .protocol_msgs import (BatchBegun, DeviceError, DeviceInfo, Evaluated, GetOutput, GetStats, Info,  # noqa: F401
                             InputStored, Invoke, InvokeResult, OutputChunk, ParamsChunk, Ping, Pong,
                             Profile, ProfileChunk, ResetDone, SampleTrained, SetInput, Stats,
-                            TensorInfo, TrainEval, TrainingInfo, TrainParams, TrainReset,
+                            TensorInfo, TrainBegin, TrainEval, TrainingInfo, TrainParams, TrainReset,
                             TrainSample, TrainUpdate, Updated)
 from .protocol_msgs import _INFO_FIXED  # noqa: F401
 from .protocol_wire import (DEFAULT_MAX_PAYLOAD, ERROR_PAYLOAD, ERROR_TEXT, ERROR_TYPE,  # noqa: F401
@@ -30,7 +30,8 @@ RESPONSES = {Command.PING: Pong, Command.INFO: DeviceInfo, Command.SET_INPUT: In
              Command.INVOKE: InvokeResult, Command.GET_OUTPUT: OutputChunk, Command.GET_STATS: Stats,
              Command.PROFILE: ProfileChunk, Command.TRAIN_SAMPLE: SampleTrained,
              Command.TRAIN_UPDATE: Updated, Command.TRAIN_EVAL: Evaluated,
-             Command.TRAIN_PARAMS: ParamsChunk, Command.TRAIN_RESET: ResetDone}
+             Command.TRAIN_PARAMS: ParamsChunk, Command.TRAIN_RESET: ResetDone,
+             Command.TRAIN_BEGIN: BatchBegun}
 
 
 def request_frame(request, seq: int) -> Frame:

@@ -323,6 +323,19 @@ class TrainUpdate:
 
 
 @dataclass(frozen=True)
+class TrainBegin:
+    """Begin a batch of ``batch`` samples: the velocity decays by ``momentum`` and each sample
+    adds its gradient / batch (``tinyrt_train_begin``). Send it before the batch's first sample
+    whenever momentum or batch may differ from the last update's."""
+    momentum: float
+    batch: int
+    command = Command.TRAIN_BEGIN
+
+    def payload(self) -> bytes:
+        return struct.pack("<fH", self.momentum, self.batch)
+
+
+@dataclass(frozen=True)
 class TrainEval:
     """The class the trained model gives the input SET_INPUT wrote."""
     command = Command.TRAIN_EVAL
@@ -414,3 +427,15 @@ class ResetDone:
 
     def encode(self) -> bytes:
         return b""
+
+
+@dataclass(frozen=True)
+class BatchBegun:
+    count: int
+
+    @classmethod
+    def decode(cls, payload: bytes) -> "BatchBegun":
+        return cls(Reader(payload, "TRAIN_BEGIN").unpack("Q"))
+
+    def encode(self) -> bytes:
+        return struct.pack("<Q", self.count)

@@ -44,6 +44,7 @@ class Command(IntEnum):
     TRAIN_EVAL = 0x0A
     TRAIN_PARAMS = 0x0B
     TRAIN_RESET = 0x0C
+    TRAIN_BEGIN = 0x0D
 
 
 class ErrorCode(IntEnum):

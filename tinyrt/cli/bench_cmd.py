@@ -176,8 +176,8 @@ def _train(args, shared):
                   r.get("step_median"), pct(r.get("accuracy_before")),
                   pct(r.get("accuracy_after")), r.get("error", "")] for r in rows],
                 title=f"on-device training on {args.board} (FP32 trainable tail; emulated "
-                      "instructions per step = one sample's forward + backward + update, batch 1, "
-                      "median; peak SRAM = backbone arena + painted stack + static RAM; accuracy "
+                      "instructions per step = begin + one sample's forward and backward + "
+                      "update, batch 1, median; peak SRAM = backbone arena + painted stack + static RAM; accuracy "
                       "measured by the device on the new writer's digits, tinyrt/train/scenario.py)"))
     return rows
 

@@ -78,7 +78,7 @@ class Epoch:
     predicted: list[int]
     sample_counts: list[int]     # forward + loss + backward of each sample
     update_counts: list[int]     # one per batch
-    step_counts: list[int]       # per batch: its samples + its update
+    step_counts: list[int]       # per batch: its begin + its samples + its update
 
     @property
     def loss(self) -> float:
@@ -122,24 +122,28 @@ class Trainer:
         self.device.set_input(np.ascontiguousarray(q).tobytes())
         return self._request(p.TrainSample(int(label)))
 
+    def begin(self, momentum: float, batch: int) -> int:
+        """Begin a batch (before its first sample): exact whatever the last batch's size."""
+        return self._request(p.TrainBegin(momentum, batch)).count
+
     def update(self, lr: float, momentum: float, batch: int) -> int:
         return self._request(p.TrainUpdate(lr, momentum, batch)).count
 
     def train(self, x, y, lr: float = 0.05, momentum: float = 0.9, batch: int = 1,
               progress: Progress | None = None) -> Epoch:
         """One pass over the samples in the order given, ``batch`` at a time (a shorter last
-        batch), an update after each batch."""
+        batch), each batch begun (TRAIN_BEGIN) and ended by an update."""
         q, y = self.inputs(x), check_labels(y, len(x), self.classes)
         epoch = Epoch([], [], [], [], [])
         for start in range(0, len(y), batch):
             chunk = range(start, min(len(y), start + batch))
-            counts = []
+            counts = [self.begin(momentum, len(chunk))]
             for i in chunk:
                 r = self.sample(q[i], y[i])
                 epoch.losses.append(r.loss)
                 epoch.predicted.append(r.predicted)
                 counts.append(r.count)
-            epoch.sample_counts += counts
+            epoch.sample_counts += counts[1:]
             epoch.update_counts.append(self.update(lr, momentum, len(chunk)))
             epoch.step_counts.append(sum(counts) + epoch.update_counts[-1])
             if progress is not None:
