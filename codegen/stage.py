@@ -47,10 +47,16 @@ def _offset(graph: Graph, stage: stream.Stage, base: dict[int, int], t: int, row
     return row * stream.row_bytes(graph, t) + col * pixel
 
 
-def _run_call(graph, stage, step, base, board, kernels) -> tuple[Call, str]:
+def _run_call(graph, stage, step, base, board, kernels, cache: dict) -> tuple[Call, str]:
     vgraph, vop, where = stream.region_op(graph, step.op, step, stage)
-    k = variants.resolve(vgraph, vop, board, kernels)
-    call = k.lower(vgraph, vop, board)
+    # steps of one op with the same band shapes and padding lower alike (only where differs):
+    # lower once, since lowering re-lays out the weights
+    key = (step.op, tuple(vgraph.t(t).shape for t in (*vop.inputs, *vop.outputs) if t >= 0),
+           repr(sorted(vop.attrs.items())))
+    if key not in cache:
+        k = variants.resolve(vgraph, vop, board, kernels)
+        cache[key] = (k, k.lower(vgraph, vop, board))
+    k, call = cache[key]
     args = []
     for a in call.args:
         if isinstance(a, Buf) and a.tensor in where:
@@ -74,7 +80,8 @@ def _pool_calls(graph, stage, step, base, state: int) -> Call:
 
 
 def lower_stage(graph: Graph, stage: stream.Stage, board: dict, kernels) -> StageCode:
-    runs = {n: _run_call(graph, stage, step, base, board, kernels)
+    cache: dict = {}
+    runs = {n: _run_call(graph, stage, step, base, board, kernels, cache)
             for n, (step, base) in enumerate(zip(stage.steps, stage.bases)) if step.kind == "run"}
     kernel_scratch = max((call.scratch_bytes for call, _ in runs.values()), default=0)
     state = _align4(kernel_scratch)          # the global pool's sums follow the kernel scratch
@@ -180,12 +187,12 @@ def candidates(graph: Graph, order: list[int]) -> list[stream.Stage]:
     return [variants_[0][0] for variants_ in iter_stages(graph, order)]
 
 
-def _arena(graph, scratch, alignment, strategy, stages) -> planner.Plan:
+def _arena(graph, scratch, alignment, strategy, stages, order=None) -> planner.Plan:
     rest = dict(scratch)
     for st in stages:
         rest = {i: b for i, b in rest.items() if i not in st.ops}
         rest[st.ops[0]] = stage_scratch(graph, st.ops, scratch)
-    return planner.plan(graph, rest, alignment, strategy, stages=stages)
+    return planner.plan(graph, rest, alignment, strategy, stages=stages, order=order)
 
 
 WINDOW = 8   # how far before the peak step a new stage may start
@@ -194,6 +201,28 @@ WINDOW = 8   # how far before the peak step a new stage may start
 def _span_peak(plan: planner.Plan, order: list[int], stage: stream.Stage) -> int:
     first, last = order.index(stage.ops[0]), order.index(stage.ops[-1])
     return max(plan.live_bytes[first:last + 1])
+
+
+def _split(graph, arena, stages, peak_op, plan, budget, memo):
+    """The peak lies inside a stage: the stages with that one cut in two (each with its
+    variants), when that lowers the arena. Line buffers of a long stage all live at once; two
+    stages hold one tensor whole between them instead, which is smaller at low resolution."""
+    st = next(st for st in stages if peak_op in st.ops)
+    others = [o for o in stages if o is not st]
+    best = None
+    for k in range(1, len(st.ops)):
+        try:
+            heads = list(_variants(graph, st.ops[:k], st.read, budget, memo))
+            tails = list(_variants(graph, st.ops[k:], (), budget, memo))
+        except ValueError:
+            continue
+        for head, _ in heads:
+            for tail, _ in tails:
+                order = [head, tail]
+                trial = arena(sorted(others + order, key=lambda x: x.ops[0]))
+                if trial.arena_bytes < (best[1].arena_bytes if best else plan.arena_bytes):
+                    best = (sorted(others + order, key=lambda x: x.ops[0]), trial)
+    return best
 
 
 def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
@@ -212,12 +241,19 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
         return options[:1]
     stages: list[stream.Stage] = []
     memo: dict = {}
-    plan = _arena(graph, scratch, alignment, strategy, stages)
+    # trials are ranked without the packer's exact search (lower() runs it on the stages chosen)
+    search = "quick" if strategy == "best" else strategy
+    arena = lambda sts: _arena(graph, scratch, alignment, search, sts, order)
+    plan = arena(stages)
     while True:
         peak = max(range(len(order)), key=lambda s: plan.live_bytes[s])
         taken = {i for st in stages for i in st.ops}
         if order[peak] in taken:
-            return stages
+            split = _split(graph, arena, stages, order[peak], plan, budget, memo)
+            if split is None:
+                return stages
+            stages, plan = split
+            continue
         best = None
         starts = range(max(0, peak - WINDOW), peak + 1)
         for start in ([0] if read and not stages else []) + [s for s in starts if s or not read]:
@@ -232,8 +268,7 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
                     if lines > limit or stage.last in order[:peak] or \
                             any(i in taken for i in stage.ops):
                         continue
-                    trial = _arena(graph, scratch, alignment, strategy, sorted(
-                        stages + [stage], key=lambda st: order.index(st.ops[0])))
+                    trial = arena(sorted(stages + [stage], key=lambda st: order.index(st.ops[0])))
                     # ties (another step sets the arena) go to the stage that needs least itself
                     key = (trial.arena_bytes, _span_peak(trial, order, stage))
                     if key < (best[2] if best else (plan.arena_bytes, plan.arena_bytes)):

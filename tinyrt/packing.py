@@ -98,7 +98,12 @@ def _orders(spans: list[Span]) -> list[list[int]]:
     return orders + [breadth]
 
 
-def pack_best(bufs, alignment: int) -> int:
+def pack_quick(bufs, alignment: int) -> int:
+    """pack_best without its exact search: for ranking the many trial plans of a search."""
+    return pack_best(bufs, alignment, nodes=0)
+
+
+def pack_best(bufs, alignment: int, nodes: int | None = None) -> int:
     """The smallest arena found: greedy placement in several orders (best and first fit), then,
     while above ``lower_bound``, an exact search bounded to SEARCH_NODES nodes. Starts from
     pack_greedy's placement, so it never needs more."""
@@ -112,8 +117,8 @@ def pack_best(bufs, alignment: int) -> int:
             trial = place(spans, order, best_fit)
             if trial[1] < best[1]:
                 best = trial
-    if best[1] > bound:
-        best = search(spans, bound, best, alignment, SEARCH_NODES)
+    if best[1] > bound and nodes != 0:
+        best = search(spans, bound, best, alignment, SEARCH_NODES if nodes is None else nodes)
     return _assign(bufs, best[0], alignment)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .ir import Graph
 from .ops import op_module
-from .packing import pack_best, pack_greedy, pack_linear
+from .packing import pack_best, pack_greedy, pack_linear, pack_quick
 
 
 @dataclass
@@ -273,12 +273,14 @@ def _dies_at(graph: Graph, buf: Buffer, step: int) -> bool:
     return buf.last <= step and not any(t in graph.outputs for t in buf.tensors)
 
 
-PACKERS = {"greedy": pack_greedy, "linear": pack_linear, "best": pack_best}
+PACKERS = {"greedy": pack_greedy, "linear": pack_linear, "best": pack_best, "quick": pack_quick}
 
 
 def plan(graph: Graph, scratch: dict[int, int] | None = None, alignment: int = 8,
-         strategy: str = "best", stages=()) -> Plan:
-    order = schedule(graph)
+         strategy: str = "best", stages=(), order: list[int] | None = None) -> Plan:
+    """``order``: the schedule, when the caller has it already (a search plans one graph
+    many times)."""
+    order = order or schedule(graph)
     bufs = buffers(graph, order, scratch, stages)
     arena = PACKERS[strategy](bufs, alignment)
     live = [sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(len(order))]

@@ -251,12 +251,12 @@ def simulate(graph: Graph, ops: list[int], read: tuple[int, ...] = (), tiles: in
     first.run()
     lines = {t: first.need[t] for t in first.line_tensors}
     cols = _strips(graph, ops, first, tiles) if tiles > 1 else []
-    steps, bases = [], []
-    for k in range(max(1, len(cols))):
-        second = _Sim(graph, ops, lines, read, tile=k)
-        second.run()
-        steps += second.steps
-        bases += second.bases
+    second = _Sim(graph, ops, lines, read)
+    second.run()
+    # every strip runs the same schedule on its own columns
+    steps = second.steps + [Step(s.kind, s.op, s.row, s.reads, s.tensor, s.rows, s.keep, k)
+                            for k in range(1, len(cols)) for s in second.steps]
+    bases = second.bases * max(1, len(cols))
     stage = Stage(ops=list(ops), steps=steps, lines=lines, bases=bases, cols=cols,
                   read=tuple(second.read))
     stage.overlap = {} if second.read else _overlaps(graph, stage)
