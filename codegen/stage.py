@@ -203,13 +203,15 @@ def _span_peak(plan: planner.Plan, order: list[int], stage: stream.Stage) -> int
     return max(plan.live_bytes[first:last + 1])
 
 
-def _split(graph, arena, stages, peak_op, plan, budget, memo):
+def _split(graph, arena, stages, peak_op, plan, order, budget, memo):
     """The peak lies inside a stage: the stages with that one cut in two (each with its
-    variants), when that lowers the arena. Line buffers of a long stage all live at once; two
-    stages hold one tensor whole between them instead, which is smaller at low resolution."""
+    variants), when that lowers the arena, or keeps it and lowers the stage's own peak (another
+    step may set the arena: the next round then works there). Line buffers of a long stage all
+    live at once; two stages hold one tensor whole between them instead, which is smaller at
+    low resolution."""
     st = next(st for st in stages if peak_op in st.ops)
     others = [o for o in stages if o is not st]
-    best = None
+    best, best_key = None, (plan.arena_bytes, _span_peak(plan, order, st))
     for k in range(1, len(st.ops)):
         try:
             heads = list(_variants(graph, st.ops[:k], st.read, budget, memo))
@@ -218,10 +220,12 @@ def _split(graph, arena, stages, peak_op, plan, budget, memo):
             continue
         for head, _ in heads:
             for tail, _ in tails:
-                order = [head, tail]
-                trial = arena(sorted(others + order, key=lambda x: x.ops[0]))
-                if trial.arena_bytes < (best[1].arena_bytes if best else plan.arena_bytes):
-                    best = (sorted(others + order, key=lambda x: x.ops[0]), trial)
+                trial_stages = sorted(others + [head, tail], key=lambda x: order.index(x.ops[0]))
+                trial = arena(trial_stages)
+                key = (trial.arena_bytes, max(_span_peak(trial, order, head),
+                                              _span_peak(trial, order, tail)))
+                if key < best_key:
+                    best, best_key = (trial_stages, trial), key
     return best
 
 
@@ -249,7 +253,7 @@ def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
         peak = max(range(len(order)), key=lambda s: plan.live_bytes[s])
         taken = {i for st in stages for i in st.ops}
         if order[peak] in taken:
-            split = _split(graph, arena, stages, order[peak], plan, budget, memo)
+            split = _split(graph, arena, stages, order[peak], plan, order, budget, memo)
             if split is None:
                 return stages
             stages, plan = split
