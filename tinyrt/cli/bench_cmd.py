@@ -113,20 +113,23 @@ def _memory(args, shared):
     if args.mobilenet:
         from ..bench_memory import bench_mobilenets
         generated = bench_mobilenets(args.board)
-        print(table(["model", "input", "layer-wise", "streamed", "input read by rows",
-                     "same, strips up to 30% MACs", "reduction", "stages",
+        print(table(["model", "ops", "input", "layer-wise", "streamed", "input read by rows",
+                     "same, strips up to 30% MACs", "reduction", "stages", "search",
                      "published for a comparable model"],
-                    [[r["model"], r["input_bytes"], r["arena_bytes"], r["streamed_arena_bytes"],
-                      r["input_streamed_arena_bytes"],
+                    [[r["model"], r["ops"], r["input_bytes"], r["arena_bytes"],
+                      r["streamed_arena_bytes"],
+                      f"{r['input_streamed_arena_bytes']:,} "
+                      f"(+{100 * r['input_streamed_mac_overhead']:.0f}% MACs)",
                       f"{r['input_streamed_30pct_arena_bytes']:,} "
                       f"(+{100 * r['input_streamed_30pct_mac_overhead']:.0f}% MACs)",
-                      f"{r['reduction']:.2f}x",
-                      ", ".join("{}..{}".format(*o) for o in r["stage_ops"]) or "-",
-                      r["published"]] for r in generated],
+                      f"{r['reduction']:.2f}x", r["input_streamed_stages"],
+                      f"{r['plan_cpu_seconds']:.1f} s", r["published"]] for r in generated],
                     title="MobileNetV2-style ImageNet models built in code (tinyrt/mobilenet.py, "
                           "int8 image input, planned for the board): arena bytes; 'streamed' "
                           "holds the input whole, 'input read by rows' (--stream-input) does "
-                          "not, as the published figures"))
+                          "not, as the published figures; extra MACs of column strips as a "
+                          "share of the model's; stages and search CPU time of the input-read-"
+                          "by-rows plan"))
         rows = rows + generated
     print(table(head, body, title=f"memory in bytes on {args.board}: arenas from the plan; peak "
                                   "SRAM measured on the board (arena + painted stack + static "
