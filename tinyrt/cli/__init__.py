@@ -19,7 +19,7 @@ from ..errors import TinyrtError
 from . import common
 
 COMMANDS = ["compile", "plan", "deploy", "build", "flash", "monitor", "boards", "kernels", "bench", "demo",
-            "quantize", "finetune"]
+            "quantize", "finetune", "ports"]
 
 
 def parser() -> argparse.ArgumentParser:
