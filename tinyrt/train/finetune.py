@@ -153,17 +153,18 @@ def exported_accuracy(tflite: bytes, q: np.ndarray, y: np.ndarray) -> float:
 def reference_training(tg, q: np.ndarray, y: np.ndarray, orders, lr: float, momentum: float,
                        batch: int) -> list[np.ndarray]:
     """The numpy reference of the device's training: same initialisation, the same sample
-    order per epoch, the same batches (a shorter last one per epoch), FP32."""
+    order per epoch, the same batches (a shorter last one per epoch, each begun with its size),
+    FP32 in the device's rounding order (each sample's gradient / batch added to the velocity)."""
     boundary = reference.boundary_activations(tg, q)
     params = [p.init.copy() for p in tg.params]
-    grads = [np.zeros_like(w) for w in params]
     velocity = [np.zeros_like(w) for w in params]
     for order in orders:
         for start in range(0, len(order), batch):
             chunk = order[start:start + batch]
+            scale = reference.begin(velocity, momentum, len(chunk))
             for i in chunk:
-                reference.sample(tg, params, grads, boundary[i], int(y[i]))
-            reference.update(params, grads, velocity, lr, momentum, len(chunk))
+                reference.sample(tg, params, velocity, boundary[i], int(y[i]), scale)
+            reference.step(params, velocity, lr)
     return params
 
 
@@ -172,7 +173,11 @@ def compare_reference(tg, params: dict, q, y, orders, c: FinetuneConfig) -> dict
     want = reference_training(tg, q, y, orders, c.lr, c.momentum, c.batch)
     per = {p.name: float(np.abs(params[p.name] - w).max() / max(np.abs(w).max(), 1e-30))
            for p, w in zip(tg.params, want)}
-    return {"max_rel_diff": max(per.values()), "per_param": per, "tolerance": 1e-5}
+    steps = sum(-(-len(o) // c.batch) for o in orders)
+    # Over many steps the two may part: a pre-activation within float rounding of a ReLU kink
+    # or a max-pool tie can take the other branch (docs/training.md), and the runs drift apart.
+    return {"max_rel_diff": max(per.values()), "per_param": per, "tolerance": 1e-5,
+            "steps": steps}
 
 
 def write_output(tflite: bytes, path: str) -> str:
