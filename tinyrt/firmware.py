@@ -34,6 +34,16 @@ MODEL_SOURCES = ("model.c", "model_weights.c")
 TRAIN_SOURCE, TRAIN_APP = "model_train.c", "train.c"
 
 
+# The serial protocol the firmware speaks (--protocol): tinyrt's framed protocol
+# (docs/protocol.md), or the MLPerf Tiny benchmark runner's text protocol (firmware/eembc.c).
+PROTOCOL_SOURCES = {"tinyrt": APP_SOURCES, "eembc": ("eembc.c",)}
+
+
+def app_sources(protocol: str = "tinyrt") -> list[Path]:
+    """The application sources of a firmware speaking ``protocol`` (``build(app_sources=)``)."""
+    return [data_dir("firmware") / name for name in PROTOCOL_SOURCES[protocol]]
+
+
 def is_training(project_dir: str | os.PathLike) -> bool:
     return (Path(project_dir) / TRAIN_SOURCE).is_file()
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections",

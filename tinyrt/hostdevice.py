@@ -29,10 +29,13 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "
 PROTOCOL_SOURCES = ["main.c", "protocol.c"]
 
 
-def firmware_sources(board: dict) -> list[Path]:
+def firmware_sources(board: dict, app_sources: list[Path] | None = None) -> list[Path]:
+    """The application (main.c + protocol.c, or ``app_sources``: firmware.app_sources) and the
+    board layer."""
     firmware = data_dir("firmware")
-    names = PROTOCOL_SOURCES + list(board.get("firmware", {}).get("sources", ["board_host.c"]))
-    return [firmware / name for name in names]
+    apps = app_sources if app_sources is not None else [firmware / n for n in PROTOCOL_SOURCES]
+    names = list(board.get("firmware", {}).get("sources", ["board_host.c"]))
+    return [*apps, *(firmware / name for name in names)]
 
 
 def _cc(board: dict) -> str:
@@ -43,7 +46,8 @@ def _cc(board: dict) -> str:
 
 
 def commands(project: str | os.PathLike, board: dict, profile: bool = False, sanitize: bool = False,
-             extra_cflags: list[str] = (), cc: str | None = None) -> list[list[str]]:
+             extra_cflags: list[str] = (), cc: str | None = None,
+             app_sources: list[Path] | None = None) -> list[list[str]]:
     """Every compile command (one object per source, the model's two first) and the link, last."""
     project = Path(project)
     cc = cc or os.environ.get("CC") or board.get("build", {}).get("cc", "cc")
@@ -57,7 +61,7 @@ def commands(project: str | os.PathLike, board: dict, profile: bool = False, san
     # any working folder (debug info's comp_dir); the last map that matches wins
     cflags += [f"-fdebug-prefix-map={Path.cwd()}=.", f"-ffile-prefix-map={project}=.",
                f"-ffile-prefix-map={data_dir('firmware')}=firmware"]
-    sources = [project / "model.c", project / "model_weights.c", *firmware_sources(board)]
+    sources = [project / "model.c", project / "model_weights.c", *firmware_sources(board, app_sources)]
     if training:
         sources += [project / "model_train.c", data_dir("firmware") / "train.c"]
     objs = [project / "obj" / (src.stem + ".o") for src in sources]
@@ -67,12 +71,13 @@ def commands(project: str | os.PathLike, board: dict, profile: bool = False, san
 
 
 def compile_project(project: str | os.PathLike, board: dict, profile: bool = False,
-                    sanitize: bool = False, extra_cflags: list[str] = ()) -> tuple[Path, dict]:
+                    sanitize: bool = False, extra_cflags: list[str] = (),
+                    app_sources: list[Path] | None = None) -> tuple[Path, dict]:
     """Compile a written project (``codegen.render(lowered, host_main=False)``) with the protocol
     server into ``project/firmware``, once: the model's objects also give its flash figures
     (``host.object_sizes``). Returns (executable, sizes)."""
     project = Path(project)
-    cmds = commands(project, board, profile, sanitize, extra_cflags, _cc(board))
+    cmds = commands(project, board, profile, sanitize, extra_cflags, _cc(board), app_sources)
     (project / "obj").mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         list(pool.map(lambda cmd: host.run_checked(cmd, "host firmware build"), cmds[:-1]))

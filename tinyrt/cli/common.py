@@ -87,6 +87,13 @@ def add_input_copy(p) -> None:
                         "before every run itself")
 
 
+def add_protocol(p) -> None:
+    p.add_argument("--protocol", choices=("tinyrt", "eembc"), default="tinyrt",
+                   help="what the firmware speaks on its console: tinyrt (default; "
+                        "docs/protocol.md) or eembc, the MLPerf Tiny benchmark runner's "
+                        "protocol (name%%, profile%%, db, infer N W%%, results%%)")
+
+
 def add_json(p) -> None:
     p.add_argument("--json", metavar="FILE", help="also write a machine-readable report ('-' for stdout)")
 

@@ -6,7 +6,7 @@ from ..boards import load_board
 from ..pipeline import deploy
 from ..table import table
 from .common import (add_board, add_compute, add_input_copy, add_json, add_kernels, add_model,
-                     add_patch, add_quiet, options, write_json)
+                     add_patch, add_protocol, add_quiet, options, write_json)
 
 
 def register(sub) -> None:
@@ -24,6 +24,7 @@ def register(sub) -> None:
     p.add_argument("--work-dir", metavar="DIR", help="keep the generated project here")
     add_input_copy(p)
     add_compute(p)
+    add_protocol(p)
     add_json(p)
     add_quiet(p)
     p.set_defaults(func=run)
@@ -58,6 +59,9 @@ def format_report(r: dict) -> str:
                      + (f" ({lat['ms']:.3f} ms)" if lat.get("ms") is not None else "")])
     rows.append(["MACs", f"{r['macs']:,}"])
     rows.append(["ops", ", ".join(f"{k} x{v}" for k, v in sorted(r["ops"].items()))])
+    if r.get("eembc"):
+        from ..eembc import format_section
+        rows += format_section(r["eembc"])
     text = table(["", r["model"]], rows)
     if r.get("layers"):
         text += "\n\n" + format_profile(r["layers"], lat["unit"] if lat else "count")
@@ -74,7 +78,12 @@ def format_profile(layers: list[dict], unit: str) -> str:
 
 
 def run(args) -> int:
-    report = deploy(args.model, load_board(args.board), options(args))
+    opts = options(args)
+    if opts.protocol == "eembc":
+        from ..eembc import deploy as deploy_eembc
+        report = deploy_eembc(args.model, load_board(args.board), opts)
+    else:
+        report = deploy(args.model, load_board(args.board), opts)
     if report is None:   # --dry-run printed the commands
         return 0
     print(format_report(report))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 INPUT_COPY = ("auto", "on", "off")
+PROTOCOLS = ("tinyrt", "eembc")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class DeployOptions:
     its input into the arena itself: the memory benchmark measures that).
     ``work_dir``: keep the generated project there; None: a temporary folder, removed.
     ``dtype``: "fp16" makes a float model FP16 before lowering (``tinyrt quantize --dtype fp16``).
+    ``protocol``: what the firmware speaks on its console: ``tinyrt`` (docs/protocol.md) or
+    ``eembc``, the MLPerf Tiny benchmark runner's protocol (firmware/eembc.c, tinyrt/eembc.py).
     """
     runs: int = 10
     seed: int = 0
@@ -42,11 +45,14 @@ class DeployOptions:
     sanitize: bool = False
     serial_timeout: float | None = None   # None: the board's serial.timeout_s
     invoke_timeout: float = 120.0
+    protocol: str = "tinyrt"
 
     def __post_init__(self):
         from ..errors import TinyrtError
         if self.input_copy not in INPUT_COPY:
             raise TinyrtError(f"input copy '{self.input_copy}' is not one of {', '.join(INPUT_COPY)}")
+        if self.protocol not in PROTOCOLS:
+            raise TinyrtError(f"protocol '{self.protocol}' is not one of {', '.join(PROTOCOLS)}")
         if self.runs < 1 and self.inputs_path is None:
             raise TinyrtError(f"--runs {self.runs}: at least one run is needed", ["--runs 1"])
 

@@ -71,12 +71,14 @@ class HostTarget(_Target):
     def build(self, project: Path, options: DeployOptions, input_copy: bool) -> Built:
         flags = [*input_copy_flags(input_copy), *options.extra_cflags]
         exe, sizes = hostdevice.compile_project(project, self.board, profile=options.profile,
-                                                sanitize=options.sanitize, extra_cflags=flags)
+                                                sanitize=options.sanitize, extra_cflags=flags,
+                                                app_sources=firmware.app_sources(options.protocol))
         return Built(exe, sizes["flash_bytes"], sizes["code_bytes"])
 
     def commands(self, project: Path, options: DeployOptions, input_copy: bool) -> list[list[str]]:
         flags = [*input_copy_flags(input_copy), *options.extra_cflags]
-        return hostdevice.commands(project, self.board, options.profile, options.sanitize, flags)
+        return hostdevice.commands(project, self.board, options.profile, options.sanitize, flags,
+                                   app_sources=firmware.app_sources(options.protocol))
 
     @contextlib.contextmanager
     def start(self, built: Built, options: DeployOptions):
@@ -95,12 +97,14 @@ class QemuTarget(_Target):
 
     def build(self, project: Path, options: DeployOptions, input_copy: bool) -> Built:
         fw = firmware.build(project, self.board, profile=options.profile,
+                            app_sources=firmware.app_sources(options.protocol),
                             extra_cflags=[*input_copy_flags(input_copy), *options.extra_cflags])
         return Built(fw.elf, fw.sizes.flash, firmware=fw, commands=fw.commands)
 
     def commands(self, project: Path, options: DeployOptions, input_copy: bool) -> list[list[str]]:
         out = project / f"build-{self.board['id']}"
         cmds = firmware.commands(project, self.board, out, options.profile,
+                                 app_sources=firmware.app_sources(options.protocol),
                                  extra_cflags=[*input_copy_flags(input_copy), *options.extra_cflags])
         return cmds + [self.run_command(out / "firmware.elf")]
 
@@ -127,6 +131,7 @@ class BoardTarget(QemuTarget):
     def commands(self, project: Path, options: DeployOptions, input_copy: bool) -> list[list[str]]:
         out = project / f"build-{self.board['id']}"
         cmds = firmware.commands(project, self.board, out, options.profile,
+                                 app_sources=firmware.app_sources(options.protocol),
                                  extra_cflags=[*input_copy_flags(input_copy), *options.extra_cflags])
         return cmds + flash.commands(self.board, out / "firmware.elf")
 
