@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import clock
 from .errors import TinyrtError
 from .paths import data_dir
 
@@ -70,6 +71,8 @@ DEVICE = {
         "irqs": Key(int, False), "defines": Key(dict, False, open=True)}),
     "flash": Key(dict, open=True, schema={"method": Key(str, choices=tuple(FLASH_METHODS))}),
     "serial": Key(dict, schema=SERIAL),
+    # checked on its own, with the clock_hz it must give: tinyrt/clock.py
+    "clock": Key(dict, False, open=True),
 }
 
 
@@ -174,6 +177,7 @@ def _check_device(board: dict, where: str) -> None:
     if board["kind"] == "qemu" and "instructions_per_tick" not in board["counter"]:
         raise TinyrtError(f"{where}: a qemu board needs counter.instructions_per_tick")
     _check_cpu_features(board, where)
+    clock.check(board, where)
     has_fpu = board["fpu"] != "none"
     if has_fpu != ("fpu" in board["features"]) or (not has_fpu and board["float_abi"] != "soft"):
         raise TinyrtError(f"{where}: fpu = '{board['fpu']}', float_abi = '{board['float_abi']}' "

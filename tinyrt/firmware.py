@@ -21,7 +21,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, elf
+from . import __version__, clock, elf
 from .errors import TinyrtError
 from .paths import data_dir
 
@@ -145,6 +145,7 @@ def defines(board: dict, profile: bool = False) -> dict[str, str]:
            "TR_SERIAL_BAUD": _c_number(board["serial"]["baud"])}
     out.update(_table_defines("TR_CONSOLE", board["console"]))
     out.update(_table_defines("TR_COUNTER", board["counter"]))
+    out.update(clock.defines(board))
     if fw.get("entry_stub"):
         out["TR_ENTRY_STUB"] = "1"
     if "irqs" in fw:
