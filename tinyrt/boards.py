@@ -9,6 +9,7 @@ board-specific keys: the firmware build turns console and counter keys into C de
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +77,30 @@ DEVICE = {
 }
 
 
-def board_files() -> dict[str, Path]:
+def user_boards_dir() -> Path:
+    """The user boards folder (``tinyrt boards add`` writes there): ``$TINYRT_BOARDS``, else
+    ``$XDG_CONFIG_HOME/tinyrt/boards``, else ``~/.config/tinyrt/boards``. It may not exist."""
+    if os.environ.get("TINYRT_BOARDS"):
+        return Path(os.environ["TINYRT_BOARDS"]).expanduser()
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "tinyrt" / "boards"
+
+
+def builtin_board_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(data_dir("boards").glob("*.toml"))}
+
+
+def user_board_files() -> dict[str, Path]:
+    """The user folder's boards; an id that is also a built-in board is left out (the built-in
+    one is loaded), so a user file can never change what a built-in id means."""
+    folder, builtin = user_boards_dir(), builtin_board_files()
+    found = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    return {p.stem: p for p in found if p.stem not in builtin}
+
+
+def board_files() -> dict[str, Path]:
+    """Every board tinyrt knows: the built-in ones, then the user folder's."""
+    return {**builtin_board_files(), **user_board_files()}
 
 
 def load_board(board_id: str) -> dict:
