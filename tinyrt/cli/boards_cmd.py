@@ -30,7 +30,7 @@ def register(sub) -> None:
     add.add_argument("--pack", metavar="FILE", help="the part's pack (.pack as downloaded, or "
                      "its .pdsc); without it the pack cache, then the online pack index")
     add.add_argument("--name", metavar="ID", help="board id (default: the part in lower case)")
-    add.add_argument("--console", metavar="KIND[@BASE]",
+    add.add_argument("--console", metavar="KIND[@BASE][,KEY=VALUE...]",
                      help="the UART wired to the host, as a built-in board's console kind and "
                           "its base address (e.g. stm32_usart@0x40004800)")
     add.add_argument("--qemu", metavar="MACHINE", help="the part is emulated by this QEMU "
