@@ -1,6 +1,7 @@
 /*
  * eembc.h: the device side of the MLPerf Tiny (EEMBC) benchmark runner's protocol, built instead
- * of tinyrt's framed protocol with `--protocol eembc` (firmware/eembc.c, README "MLPerf Tiny").
+ * of tinyrt's framed protocol with `--protocol eembc` (firmware/eembc.c: the commands,
+ * firmware/eembc_model.c: the model and the text output; README "MLPerf Tiny").
  *
  * Text commands end with '%' ("name%", "profile%", "db load N%", "db HEX%", "db print%",
  * "infer N W%", "results%", "timestamp%", "help%"); every answer line ends with "\r\n", lines of
@@ -39,7 +40,22 @@
 /* Warmup runs of `infer N` without W (the reference firmware's default). */
 #define EE_DEFAULT_WARMUPS 10u
 
-/* Feed one received character; a '%' runs the command gathered so far. */
+/* firmware/eembc_model.c: text output (no printf), and the reference's submitter layer. */
+void ee_put(const char *s);
+void ee_put_u64(uint64_t v);
+void ee_put_hex2(uint8_t b);
+/* m-lap-us-<the board's counter in microseconds> */
+void th_timestamp(void);
+/* The `n` bytes loaded with `db` become the model's input: 1, or an e-[...] line and 0. */
+int th_load_tensor(const uint8_t *db, uint32_t n);
+/* One run of the model on the loaded input. */
+void th_infer(void);
+/* m-results-[...]: every output element dequantized (an e-[...] line before any inference). */
+void th_results(void);
+/* W warmup runs, then N timed ones between two timestamps, then the results. */
+void ee_infer(uint32_t n, uint32_t warmups);
+
+/* firmware/eembc.c: feed one received character; a '%' runs the command gathered so far. */
 void ee_serial_callback(char c);
 
 /* Run one command (the text before '%'), answer it and end with "m-ready". */

@@ -288,16 +288,27 @@ def deploy(model, board: dict, options, infer: tuple[int, int] | None = None) ->
     if opts.dry_run:
         pipeline.dry_run(prepared, opts)
         return None
-    board = prepared.lowered.board
-    with pipeline.project_dir(prepared, opts) as project:
-        pipeline.write(prepared, project)
-        built = pipeline.build(prepared, project, opts)
-        with serving(board, built, opts) as port, \
-                Runner(port, BAUD["performance"], opts.serial(board)[1]) as dut:
-            measured = measure(dut, prepared, opts, infer)
+    with session(prepared, opts) as (dut, built, project):
+        measured = measure(dut, prepared, opts, infer)
     report = pipeline.build_report(prepared, built, measured, project if opts.work_dir else None)
     report["memory"]["input_copy_bytes"] = buffer_bytes(prepared.lowered)   # the db buffer
     return report
+
+
+@contextlib.contextmanager
+def session(prepared, options):
+    """``prepared`` written, built with the EEMBC firmware and started: yields (a synced
+    ``Runner``, the ``Built``, the project folder); leaving stops the board and removes a
+    temporary project. ``options``: from ``options_for``."""
+    from . import pipeline
+    board = prepared.lowered.board
+    with pipeline.project_dir(prepared, options) as project:
+        pipeline.write(prepared, project)
+        built = pipeline.build(prepared, project, options)
+        with serving(board, built, options) as port, \
+                Runner(port, BAUD["performance"], options.serial(board)[1]) as dut:
+            dut.sync()
+            yield dut, built, project
 
 
 @contextlib.contextmanager
@@ -331,10 +342,10 @@ def measure(dut: Runner, prepared, options, infer: tuple[int, int] | None = None
     from .reference import Reference
     from .verify import compare, summary
     lowered, graph = prepared.lowered, prepared.lowered.graph
-    name = dut.sync()
+    name = dut.sync()   # again: the name for the report
     prof = dut.profile()
     if prof.get("hash") != lowered.model_hash:
-        raise TinyrtError(f"the board runs model '{prof.get('model')}' ({prof.get('hash')}), "
+        raise TinyrtError(f"the board runs model '{prof.get('graph')}' ({prof.get('hash')}), "
                           f"not {graph.name} ({lowered.model_hash})",
                           ["rebuild and flash: tinyrt deploy MODEL --protocol eembc without --port"])
     offset = int(prof.get("input_offset", 0))

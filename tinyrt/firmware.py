@@ -36,7 +36,7 @@ TRAIN_SOURCE, TRAIN_APP = "model_train.c", "train.c"
 
 # The serial protocol the firmware speaks (--protocol): tinyrt's framed protocol
 # (docs/protocol.md), or the MLPerf Tiny benchmark runner's text protocol (firmware/eembc.c).
-PROTOCOL_SOURCES = {"tinyrt": APP_SOURCES, "eembc": ("eembc.c",)}
+PROTOCOL_SOURCES = {"tinyrt": APP_SOURCES, "eembc": ("eembc.c", "eembc_model.c")}
 
 
 def app_sources(protocol: str = "tinyrt") -> list[Path]:
