@@ -54,4 +54,5 @@ def test_flash_of_an_unbuilt_directory_says_how_to_build(tmp_path):
 def test_flash_dry_run_for_a_real_board_prints_the_programmer_command(tmp_path):
     proc = subprocess.run(cli("flash", tmp_path, "--board", "nucleo-l4r5zi", "--dry-run"),
                           capture_output=True, text=True)
-    assert proc.returncode == 0 and proc.stdout.startswith("pyocd flash --target")
+    assert proc.returncode == 0 and "ConnectHelper.session_with_chosen_probe(" in proc.stdout
+    assert 'target_override="stm32l4r5zitx"' in proc.stdout   # pyOCD's Python API, as flashed

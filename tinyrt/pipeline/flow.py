@@ -16,7 +16,7 @@ from pathlib import Path
 
 import codegen
 
-from .. import firmware, host
+from .. import board_fit, firmware, host
 from ..errors import TinyrtError
 from ..fit import biggest, fit_to_board
 from ..frontend import read_tflite
@@ -163,8 +163,12 @@ def deploy(model, board: dict, options: DeployOptions = DeployOptions()) -> dict
 
 
 def dry_run(prepared: Prepared, options: DeployOptions) -> Path:
-    """Write the project (it stays: the commands name its files) and print what would run."""
+    """Check that the model fits the board's memory regions (from the plan: weights, arena,
+    stack, input copy), then write the project (it stays: the commands name its files) and
+    print what would run."""
     board = prepared.lowered.board
+    board_fit.check(board, board_fit.plan_needs(prepared.lowered, prepared.input_copy_bytes),
+                    prepared.name)
     project = Path(options.work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{prepared.name}-{board['id']}-"))
     write(prepared, project)
     print_commands(target_for(board).commands(project, options, prepared.input_copy))
