@@ -79,6 +79,16 @@ def test_pyocd_dry_run_prints_the_python_api_call_that_flashes(tmp_path):
     assert "session.target.reset()" in code
 
 
+def test_deploy_dry_run_on_a_real_board_ends_with_the_flash_through_the_chosen_probe(tmp_path):
+    model = model_file(tmp_path, small_model())
+    proc = tinyrt("deploy", model, "--board", "nucleo-l4r5zi", "--dry-run", "--probe", "0668FF",
+                  "--work-dir", tmp_path / "w")
+    assert proc.returncode == 0, proc.stderr
+    last = shlex.split(proc.stdout.splitlines()[-1])[-1]
+    assert 'unique_id="0668FF", target_override="stm32l4r5zitx"' in last
+    assert str(tmp_path / "w" / "build-nucleo-l4r5zi" / "firmware.elf") in last
+
+
 def test_a_board_from_a_cmsis_pack_flashes_with_its_pack(tmp_path):
     board = load_board("nucleo-f746zg")
     board = {**board, "flash": {**board["flash"], "pack": "Keil.STM32F7xx_DFP.2.16.0.pack"}}

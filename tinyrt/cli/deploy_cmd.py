@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--inputs", metavar="NPY", help=".npy/.npz of real inputs instead of random ones")
     p.add_argument("--port", help="serial port or pyserial URL of a running board")
+    p.add_argument("--probe", metavar="UID", help="real boards: the debug probe to flash through "
+                   "when several are attached (`pyocd list`; its serial port is then the board's)")
     p.add_argument("--profile", action="store_true", help="per-layer latency")
     p.add_argument("--dry-run", action="store_true", help="print the build and flash commands only")
     p.add_argument("--work-dir", metavar="DIR", help="keep the generated project here")

@@ -45,6 +45,7 @@ class DeployOptions:
     sanitize: bool = False
     serial_timeout: float | None = None   # None: the board's serial.timeout_s
     invoke_timeout: float = 120.0
+    probe: str | None = None   # a real board: the debug probe to flash through (--probe UID)
     protocol: str = "tinyrt"
 
     def __post_init__(self):

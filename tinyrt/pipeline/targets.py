@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import firmware, flash, hostdevice, qemu
+from .. import firmware, flash, hostdevice, ports, qemu
 from ..errors import TinyrtError
 from ..link import Device
 from ..progress import step
@@ -124,24 +124,28 @@ class QemuTarget(_Target):
 
 
 class BoardTarget(QemuTarget):
-    """A real board: built as an emulated one, flashed with the board's method, then reached on
-    ``options.port``. A port names a board that already runs the firmware: it is not flashed
-    again (the model hash INFO reports is checked)."""
+    """A real board: built as an emulated one, flashed with the board's method (through
+    ``options.probe`` when several probes are attached), then reached on its serial port: the
+    one of the probe it was flashed through, else the only one of its probe kind
+    (tinyrt/ports.py). ``options.port`` names a board that already runs the firmware: it is not
+    flashed again (the model hash INFO reports is checked)."""
 
     def commands(self, project: Path, options: DeployOptions, input_copy: bool) -> list[list[str]]:
         out = project / f"build-{self.board['id']}"
         cmds = firmware.commands(project, self.board, out, options.profile,
                                  app_sources=firmware.app_sources(options.protocol),
                                  extra_cflags=[*input_copy_flags(input_copy), *options.extra_cflags])
-        return cmds + flash.commands(self.board, out / "firmware.elf")
+        return cmds + flash.commands(self.board, out / "firmware.elf", probe=options.probe)
 
     @contextlib.contextmanager
     def start(self, built: Built, options: DeployOptions):
         if options.port is None:
             step(f"flashing {self.board['id']} ({self.board['flash']['method']})", not options.quiet)
-            flash.flash(self.board, built.path, built.firmware.uf2 if built.firmware else None)
-            raise TinyrtError(f"{self.board['id']} was flashed; tinyrt needs its serial port to go on",
-                              [f"tinyrt deploy MODEL --board {self.board['id']} --port /dev/ttyACM0"])
+            done = flash.flash(self.board, built.path, built.firmware.uf2 if built.firmware else None,
+                               probe=options.probe, quiet=options.quiet)
+            port = ports.find_board_port(self.board, done.unique_id, wait_s=5.0)
+            step(f"{self.board['id']} flashed; its console is {port}", not options.quiet)
+            options = options.with_(port=port)
         with self.attach(options) as device:
             yield device
 
