@@ -57,8 +57,15 @@ def overflows(board: dict, needs: dict[str, int]) -> list[Overflow]:
     return out
 
 
-def check(board: dict, needs: dict[str, int], model: str, built: bool = False) -> None:
-    """Refuse, with the budget, the need and what would help, a model that cannot fit."""
+def check_plan(lowered, input_copy_bytes: int, model: str) -> None:
+    """``check`` before a build: the needs the plan knows, and what its weights are stored as."""
+    check(lowered.board, plan_needs(lowered, input_copy_bytes), model, compute=lowered.compute)
+
+
+def check(board: dict, needs: dict[str, int], model: str, built: bool = False,
+          compute: str | None = None) -> None:
+    """Refuse, with the budget, the need and what would help, a model that cannot fit.
+    ``compute``: what the model computes in (``int8``, ``fp16``, ``fp32``), for the hints."""
     over = overflows(board, needs)
     if not over:
         return
@@ -71,10 +78,10 @@ def check(board: dict, needs: dict[str, int], model: str, built: bool = False) -
                      f"{parts}{total} B: {o.over:,} B too many")
     if not built:
         lines.append("  (from the plan, before the code and the firmware's own data are added)")
-    raise TinyrtError("\n".join(lines), _hints(board, needs, over))
+    raise TinyrtError("\n".join(lines), _hints(board, needs, over, compute))
 
 
-def _hints(board: dict, needs: dict[str, int], over: list[Overflow]) -> list[str]:
+def _hints(board: dict, needs: dict[str, int], over: list[Overflow], compute: str | None) -> list[str]:
     """What would help: shrinking a role that could close an overflow alone (all of them when
     none could), then the boards with room."""
     alone = {role for o in over for role, n in o.parts.items() if n >= o.over}
@@ -88,7 +95,10 @@ def _hints(board: dict, needs: dict[str, int], over: list[Overflow]) -> list[str
         hints.append("--input-copy off keeps the input in the arena (the application then "
                      "writes it before every run)")
     if "weights" in roles:
-        hints.append("a smaller model, or int8 / FP16 weights (`tinyrt quantize`)")
+        hints.append({"fp32": "int8 weights take a quarter of the bytes, FP16 half "
+                               "(`tinyrt quantize`, `--dtype fp16`)",
+                      "fp16": "int8 weights take half the bytes (`tinyrt quantize`)"}.get(
+                          compute, "a smaller model (fewer or narrower layers)"))
     fits = fitting_boards(needs, exclude=board["id"])
     hints.append(f"boards it fits: {', '.join(fits)}" if fits else
                  "no board tinyrt knows has room for it (`tinyrt boards`)")

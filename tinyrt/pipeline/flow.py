@@ -167,8 +167,7 @@ def dry_run(prepared: Prepared, options: DeployOptions) -> Path:
     stack, input copy), then write the project (it stays: the commands name its files) and
     print what would run."""
     board = prepared.lowered.board
-    board_fit.check(board, board_fit.plan_needs(prepared.lowered, prepared.input_copy_bytes),
-                    prepared.name)
+    board_fit.check_plan(prepared.lowered, prepared.input_copy_bytes, prepared.name)
     project = Path(options.work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{prepared.name}-{board['id']}-"))
     write(prepared, project)
     print_commands(target_for(board).commands(project, options, prepared.input_copy))
