@@ -114,8 +114,9 @@ def test_a_configuration_over_the_budget_is_refused_naming_one_that_fits(shared_
         train.generate(vww, "bias:last:6,last:2", load_board("qemu-m4"), budget=256 * KB)
     assert "training peak 591,976 B" in str(refused.value)
     assert "budget 262,144 B (the given budget): 329,832 B too many" in str(refused.value)
-    assert refused.value.hints[0] == ("--train bias:last:6,last:2:0.25 fits: training peak "
-                                      "196,712 B, 17,666 trained parameters")
+    # the most parameters that fit: one bias layer fewer buys a larger channel fraction
+    assert refused.value.hints[0] == ("--train bias:last:5,last:2:0.375 fits: training peak "
+                                      "261,224 B, 25,730 trained parameters")
 
 
 def test_the_board_budget_is_its_sram_minus_its_stack(shared_models):
@@ -134,9 +135,10 @@ def test_when_nothing_smaller_fits_the_refusal_says_so():
     assert "no smaller choice of trained layers fits" in refused.value.hints[0]
 
 
-def test_candidates_shrink_layers_fractions_and_keep_the_bias_part():
+def test_candidates_shrink_fractions_biases_and_layers():
     got = candidates(small_cnn(), "bias:last:3,last:2:0.5")
     assert got[:3] == ["bias:last:3,last:2:0.375", "bias:last:3,last:2:0.25",
                        "bias:last:3,last:2:0.125"]
-    assert "bias:last:3,last:1:0.375" in got and got[-3:] == ["bias:last:3", "bias:last:2",
-                                                              "bias:last:1"]
+    assert "last:2:0.5" in got and "last:2" not in got   # fewer biases, never more weights
+    assert "bias:last:2,last:1" in got and "bias:last:3,last:1:0.375" in got
+    assert got[-3:] == ["bias:last:3", "bias:last:2", "bias:last:1"]

@@ -177,7 +177,7 @@ def _train(args, shared):
                 [[r["model"], r.get("config"), r.get("spec"), r.get("parameters"),
                   r.get("planned_training_peak_bytes"), r.get("training_peak_sram_bytes"),
                   r.get("step_median"), pct(r.get("accuracy_before")),
-                  pct(r.get("accuracy_after")), r.get("error", "")] for r in rows],
+                  pct(r.get("accuracy_after")), r.get("error") or r.get("note", "")] for r in rows],
                 title=f"on-device training on {args.board} (FP32 trainable tail; emulated "
                       "instructions per step = begin + one sample's forward and backward + "
                       "update, batch 1, median; peak SRAM = backbone arena + painted stack + static RAM; accuracy "

@@ -56,7 +56,8 @@ def budget_of(board: dict, budget: int | None = None,
 
 def candidates(graph: Graph, spec_text: str) -> list[str]:
     """Smaller --train strings than ``spec_text``, in the ``bias:last:N,last:K:F`` forms: fewer
-    layers, smaller channel fractions, biases only."""
+    layers, smaller channel fractions, the biases of fewer layers (a bias deep in the model
+    means backward, and saved activations, through every layer above it), biases only."""
     trains = train_spec.resolve(train_spec.parse(spec_text), graph)
     weighted = train_spec.weighted_layers(graph)
     n_weights = sum(1 for t in trains.values() if t.weight)
@@ -64,12 +65,27 @@ def candidates(graph: Graph, spec_text: str) -> list[str]:
                                  default=len(weighted))
     top = max((t.fraction for t in trains.values() if t.weight), default=Fraction(1))
     out = []
-    for k in range(n_weights, 0, -1):   # as many layers: only smaller fractions
-        for f in [f for f in ("1",) + FRACTIONS if k < n_weights or Fraction(f) < top]:
-            weights = f"last:{k}" + ("" if f == "1" else f":{f}")
-            out.append(f"bias:last:{n_bias},{weights}" if n_bias > k else weights)
+    for k in range(n_weights, 0, -1):
+        fractions = [f for f in ("1",) + FRACTIONS if k < n_weights or Fraction(f) <= top]
+        weights = [f"last:{k}" + ("" if f == "1" else f":{f}") for f in fractions]
+        for n in range(n_bias, 0, -1):   # as many biases first, then fewer
+            out += [f"bias:last:{n},{w}" if n > k else w for w in weights]
     out += [f"bias:last:{n}" for n in range(max(n_bias, n_weights), 0, -1)]
     return [c for c in dict.fromkeys(out) if c != spec_text]
+
+
+def largest_fraction(graph: Graph, spec_text: str, board: dict, limit: int,
+                     strategy: str = "best", momentum: bool = True) -> tuple[str, int] | None:
+    """(spec, training peak) of ``spec_text`` (ending in ``last:K``, no fraction) itself or
+    with the largest channel fraction of FRACTIONS (``spec_text:F``) whose peak is within
+    ``limit``; None when not even the smallest fits."""
+    cache: dict = {}
+    for f in ("1",) + FRACTIONS:
+        c = spec_text if f == "1" else f"{spec_text}:{f}"
+        peak = planned(graph, c, board, strategy, momentum, cache)[2].peak_bytes
+        if peak <= limit:
+            return c, peak
+    return None
 
 
 def best_fit(graph: Graph, spec_text: str, board: dict, limit: int, strategy: str = "best",
