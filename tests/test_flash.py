@@ -2,7 +2,8 @@
 OpenOCD command line, the UF2 copy), the fit checked first, UF2 images as the UF2 spec lays them
 out, and the errors a user meets with no probe, several probes, the wrong board, no OpenOCD, no
 UF2 drive. pyOCD is really run: with no probe attached (CI) it finds none. Tests that flash a
-board carry the `hardware` marker (TINYRT_HARDWARE=1 TINYRT_BOARD=<id> runs them)."""
+board carry the `hardware` marker (TINYRT_HARDWARE=1 TINYRT_BOARD=<id> [TINYRT_PROBE=<uid>]
+runs them)."""
 import json
 import os
 import shlex
@@ -305,7 +306,8 @@ requires_board = pytest.mark.skipif(os.environ.get("TINYRT_HARDWARE") != "1",
 @requires_board
 def test_deploy_on_a_real_board_flashes_finds_its_port_and_is_bit_exact(tmp_path):
     model = model_file(tmp_path, small_model())
-    proc = tinyrt("deploy", model, "--board", HARDWARE_BOARD, "--runs", "3", "--json", "-")
+    probe = ["--probe", os.environ["TINYRT_PROBE"]] if os.environ.get("TINYRT_PROBE") else []
+    proc = tinyrt("deploy", model, "--board", HARDWARE_BOARD, "--runs", "3", "--json", "-", *probe)
     assert proc.returncode == 0, proc.stderr
     assert "its console is /dev/" in proc.stderr
     report = json.loads(proc.stdout)

@@ -95,6 +95,12 @@ def test_a_board_file_may_name_its_probe():
     assert ports.probe_kinds(board) == ("daplink",)
 
 
+def test_a_probe_kind_the_board_file_gets_wrong_is_a_clear_error():
+    board = load_board("nucleo-f746zg")
+    with pytest.raises(TinyrtError, match="flash.probe = 'st-link' is not a probe kind"):
+        ports.probe_kinds({**board, "flash": {**board["flash"], "probe": "st-link"}})
+
+
 def test_the_board_port_is_the_only_one_of_its_probe_kind():
     listing = [ports.describe(i) for i in (FTDI, JLINK, STLINK, BUILTIN)]
     assert ports.find_board_port(load_board("nucleo-f746zg"), ports=listing) == "/dev/ttyACM0"

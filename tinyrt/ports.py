@@ -104,7 +104,12 @@ def probe_kinds(board: dict) -> tuple[str, ...]:
     fl = board.get("flash", {})
     given = fl.get("probe")
     if given:
-        return (given,) if isinstance(given, str) else tuple(given)
+        kinds = (given,) if isinstance(given, str) else tuple(given) if isinstance(given, list) else ()
+        known = sorted({p.kind for p in USB_IDS.values()})
+        if not kinds or any(k not in known for k in kinds):
+            raise TinyrtError(f"board {board['id']}: flash.probe = {given!r} is not a probe kind "
+                              "or a list of them", [f"probe kinds: {', '.join(known)}"])
+        return kinds
     target = str(fl.get("target", "")).lower()
     if fl.get("family_id") == RP2040_FAMILY:
         target = "rp2040"
