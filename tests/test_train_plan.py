@@ -77,8 +77,8 @@ KB = 1024
 PEAKS = [("kws", "last:2", True, 56_112), ("kws", "last:2", False, 56_112),
          ("kws", "last:1", True, 22_832),
          ("vww", "bias:last:6,last:2", True, 591_976),
-         ("vww", "bias:last:6,last:2:0.37", True, 260_200),
-         ("vww", "bias:last:6,last:2:0.25", True, 196_712),
+         ("vww", "bias:last:6,last:2:0.36", True, 258_152),
+         ("vww", "bias:last:6,last:2:0.25", True, 198_760),
          ("vww", "bias:last:6,last:1", True, 67_688)]
 
 
@@ -115,8 +115,8 @@ def test_a_configuration_over_the_budget_is_refused_naming_one_that_fits(shared_
     assert "training peak 591,976 B" in str(refused.value)
     assert "budget 262,144 B (the given budget): 329,832 B too many" in str(refused.value)
     # the most parameters that fit: one bias layer fewer buys a larger channel fraction
-    assert refused.value.hints[0] == ("--train bias:last:5,last:2:0.375 fits: training peak "
-                                      "261,224 B, 25,730 trained parameters")
+    assert refused.value.hints[0] == ("--train bias:last:3,last:2:0.375 fits: training peak "
+                                      "260,200 B, 25,602 trained parameters")
 
 
 def test_the_board_budget_is_its_sram_minus_its_stack(shared_models):
@@ -140,5 +140,7 @@ def test_candidates_shrink_fractions_biases_and_layers():
     assert got[:3] == ["bias:last:3,last:2:0.375", "bias:last:3,last:2:0.25",
                        "bias:last:3,last:2:0.125"]
     assert "last:2:0.5" in got and "last:2" not in got   # fewer biases, never more weights
-    assert "bias:last:2,last:1" in got and "bias:last:3,last:1:0.375" in got
+    # last:1 is the classifier alone: it trains whole, so no fraction of it is tried
+    assert "bias:last:2,last:1" in got and not any(c.startswith("bias:last:3,last:1:")
+                                                   for c in got)
     assert got[-3:] == ["bias:last:3", "bias:last:2", "bias:last:1"]

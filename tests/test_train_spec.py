@@ -28,6 +28,14 @@ def test_last_k_trains_weights_and_biases_of_the_last_k_weighted_layers():
     assert resolve(parse("last:2"), small_cnn()) == {4: Trains(True, True), 7: Trains(True, True)}
 
 
+def test_a_channel_fraction_spares_the_classifier():
+    """The last layer with weights (the classifier) trains all its output channels."""
+    from fractions import Fraction
+    assert resolve(parse("bias:last:3,last:2:0.25"), small_cnn()) == {
+        2: Trains(False, True), 4: Trains(True, True, Fraction(1, 4)), 7: Trains(True, True)}
+    assert resolve(parse("last:1:0.5"), small_cnn()) == {7: Trains(True, True)}
+
+
 def test_sparse_spec_trains_more_biases_than_weights():
     assert resolve(parse("bias:last:3,last:1"), small_cnn()) == {
         2: Trains(False, True), 4: Trains(False, True), 7: Trains(True, True)}

@@ -63,10 +63,12 @@ def candidates(graph: Graph, spec_text: str) -> list[str]:
     n_weights = sum(1 for t in trains.values() if t.weight)
     n_bias = len(weighted) - min((weighted.index(i) for i, t in trains.items() if t.bias),
                                  default=len(weighted))
-    top = max((t.fraction for t in trains.values() if t.weight), default=Fraction(1))
+    top = max((t.fraction for i, t in trains.items() if t.weight and i != weighted[-1]),
+              default=Fraction(1))
     out = []
-    for k in range(n_weights, 0, -1):
-        fractions = [f for f in ("1",) + FRACTIONS if k < n_weights or Fraction(f) <= top]
+    for k in range(n_weights, 0, -1):   # last:1 is the classifier: it trains whole
+        fractions = [f for f in ("1",) + FRACTIONS[:None if k > 1 else 0]
+                     if k < n_weights or Fraction(f) <= top]
         weights = [f"last:{k}" + ("" if f == "1" else f":{f}") for f in fractions]
         for n in range(n_bias, 0, -1):   # as many biases first, then fewer
             out += [f"bias:last:{n},{w}" if n > k else w for w in weights]

@@ -5,7 +5,8 @@ Grammar (comma-separated parts, each adding to the set):
     last:K          weights and biases of the last K layers with weights
     last:K:F        the same, but only the first ceil(F * C_out) output channels of each of those
                     layers' weights train (F in (0, 1], e.g. 0.25; channel-sparse update): the
-                    other channels keep their frozen values, read from flash
+                    other channels keep their frozen values, read from flash. The classifier
+                    (the last layer with weights) always trains all its output channels
     bias            the biases of every layer with weights
     bias:last:N     the biases of the last N layers with weights
     NAME or INDEX   weights and bias of that layer (its op name, or its op index in the model)
@@ -123,7 +124,9 @@ def resolve(parts: list[Part], graph: Graph) -> dict[int, Trains]:
             if part.what == "all":
                 flags[0], flags[2] = True, max(flags[2], part.fraction)
             flags[1] |= len(graph.ops[i].inputs) > 2 and graph.ops[i].inputs[2] >= 0
-    result = {i: Trains(w, b, f if w else Fraction(1))
+    # the classifier (the last layer with weights) trains all its outputs, as tiny-training's
+    # sparse update: a fraction of vww's 2 classes would leave a class frozen
+    result = {i: Trains(w, b, f if w and i != weighted[-1] else Fraction(1))
               for i, (w, b, f) in sorted(chosen.items()) if w or b}
     if not result:
         raise TinyrtError("--train selects nothing to train (the chosen layers have no bias)",
