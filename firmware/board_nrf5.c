@@ -114,8 +114,8 @@ static void counter_start(void)
 
 uint64_t tr_board_counter(void)
 {
-    return tr_ticks_update(&ticks, timer_now()) * TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM /
-           TR_COUNTER_INSTRUCTIONS_PER_TICK_DEN;
+    return tr_scale_u64(tr_ticks_update(&ticks, timer_now()), TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM,
+                        TR_COUNTER_INSTRUCTIONS_PER_TICK_DEN);
 }
 #else
 #error "board_nrf5.c: counter.kind must be dwt or nrf_timer"

@@ -11,8 +11,9 @@
  *   TR_STM32L4: STM32L4R5ZI, LPUART1 on PG7 (TX) / PG8 (RX), AF8 (ST-LINK VCP), clocked by HSI16
  *               (RCC_CCIPR.LPUART1SEL); port G needs VDDIO2 (PWR_CR2.IOSV).
  * The F7/L4 console runs from the 16 MHz HSI whatever the core clock reached, so its baud rate
- * does not depend on the PLL; the F4's USART has no clock selector: its divider is computed from
- * the clock the start-up reached.
+ * does not depend on the PLL; the F4's USART has no clock selector: its divider is set for the
+ * reset clock, then again for the clock the start-up reached. The console starts before the
+ * clock, so a byte that arrives meanwhile waits in the receive register instead of being lost.
  * Register layouts (console.kind): stm32_usart / stm32_lpuart (F7, L4: CR1, BRR, ISR, ICR, RDR,
  * TDR; the LPUART divider is 256 * f / baud) and stm32_usart_v1 (F1/F2/F4: SR, DR, BRR, CR1).
  * While waiting for a byte the core sleeps in WFI, woken by the U(S)ART's interrupt line
@@ -159,8 +160,8 @@ static void counter_start(void)
 
 uint64_t tr_board_counter(void)
 {
-    return tr_systick_ticks(&wraps) * TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM /
-           TR_COUNTER_INSTRUCTIONS_PER_TICK_DEN;
+    return tr_scale_u64(tr_systick_ticks(&wraps), TR_COUNTER_INSTRUCTIONS_PER_TICK_NUM,
+                        TR_COUNTER_INSTRUCTIONS_PER_TICK_DEN);
 }
 #else
 #error "board_stm32.c: counter.kind must be dwt or systick"
@@ -171,9 +172,10 @@ uint64_t tr_board_counter(void)
 /* No [clock] table: the core stays on its reset clock, which clock_hz must then be. */
 const uint32_t tr_board_clock_hz = TR_BOARD_CLOCK_HZ;
 #define tr_clock_start() (TR_BOARD_CLOCK_HZ)
+#define TR_CLOCK_RESET_HZ TR_BOARD_CLOCK_HZ
 #endif
 
-/* The U(S)ART's kernel clock: HSI on F7/L4 (selected here), PCLK on F4. */
+/* The U(S)ART's kernel clock: HSI on F7/L4 (selected here), PCLK2 on F4. */
 static uint32_t console_clock(uint32_t core_hz)
 {
 #if defined(TR_STM32F7)
@@ -195,6 +197,15 @@ static uint32_t console_clock(uint32_t core_hz)
 #endif
 }
 
+static uint32_t uart_divider(uint32_t f)
+{
+#if defined(TR_CONSOLE_KIND_STM32_LPUART)
+    return (uint32_t)((256ull * f + TR_SERIAL_BAUD / 2u) / TR_SERIAL_BAUD);
+#else
+    return (f + TR_SERIAL_BAUD / 2u) / TR_SERIAL_BAUD;
+#endif
+}
+
 static void pin_af(uint32_t pin)
 {
     GPIO_MODER = (GPIO_MODER & ~(3u << (2u * pin))) | (2u << (2u * pin));
@@ -202,9 +213,10 @@ static void pin_af(uint32_t pin)
     GPIO_AFR(pin / 8u) = (GPIO_AFR(pin / 8u) & ~(0xFu << shift)) | (PIN_AF << shift);
 }
 
-void tr_board_init(void)
+/* The console at the reset clock: it receives while the clock starts (a byte that arrives
+ * meanwhile waits in RDR/DR), and bytes sent to a disabled U(S)ART would be lost. */
+static void console_start(void)
 {
-    uint32_t core_hz = tr_clock_start();
 #if defined(TR_STM32L4)
     RCC_PWR_EN |= RCC_PWR_BIT;
     (void)RCC_PWR_EN;
@@ -215,15 +227,20 @@ void tr_board_init(void)
     (void)RCC_UART_EN; /* read back: the clock is running before the registers are touched */
     pin_af(TX_PIN);
     pin_af(RX_PIN);
-    uint32_t f = console_clock(core_hz);
     UART_CR1 = 0u;
-#if defined(TR_CONSOLE_KIND_STM32_LPUART)
-    UART_BRR = (uint32_t)((256ull * f + TR_SERIAL_BAUD / 2u) / TR_SERIAL_BAUD);
-#else
-    UART_BRR = (f + TR_SERIAL_BAUD / 2u) / TR_SERIAL_BAUD;
-#endif
+    UART_BRR = uart_divider(console_clock(TR_CLOCK_RESET_HZ));
     UART_CR1 = CR1_RXNEIE | CR1_TE | CR1_RE | CR1_UE; /* the RX line wakes WFI, never taken */
+}
 
+void tr_board_init(void)
+{
+    console_start();
+    uint32_t core_hz = tr_clock_start();
+#if defined(TR_STM32F4)
+    UART_BRR = uart_divider(console_clock(core_hz)); /* PCLK2 changed with the core clock */
+#else
+    (void)core_hz; /* the console runs from HSI: its divider stays */
+#endif
     counter_start();
     __asm__ volatile("cpsie i" ::: "memory");
 }

@@ -116,6 +116,20 @@ static inline void tr_wait_irq(uint32_t irq, const volatile uint32_t *reg, uint3
     tr_irq_restore(saved);   /* a SysTick that woke us is taken here */
 }
 
+/* ticks * num / den for a den below 2^16, without a 64-bit division: that is a library call of
+ * ~70 instructions, made after the hardware read, so a latency interval would count it. Long
+ * division by den in 16-bit steps, each a 32-bit division by a constant (a multiply). */
+__attribute__((always_inline)) static inline uint64_t tr_scale_u64(uint64_t ticks, uint32_t num, uint32_t den)
+{
+    uint64_t x = ticks * num;
+    uint32_t hi = (uint32_t)(x >> 32), lo = (uint32_t)x;
+    uint32_t q2 = hi / den, r = hi % den;
+    uint32_t a = (r << 16) | (lo >> 16);
+    uint32_t q1 = a / den;
+    uint32_t b = ((a % den) << 16) | (lo & 0xFFFFu);
+    return ((uint64_t)q2 << 32) + ((uint64_t)q1 << 16) + b / den;
+}
+
 #if __ARM_ARCH >= 7
 /* The DWT cycle counter (Armv7-M and later with the DWT; QEMU does not model it). */
 static inline void tr_dwt_start(void)

@@ -67,7 +67,8 @@ def test_board_boots_answers_and_computes_bit_exact(project, board_id):
 
 @pytest.mark.parametrize("board_id", QEMU_BOARDS)
 def test_counter_reports_executed_instructions(project, tmp_path, board_id):
-    """A loop of exactly 2 * 100,000 * k instructions reads as that many, within one timer tick."""
+    """A loop of exactly 2 * 100,000 * k instructions reads as that many, within two timer ticks
+    (or the cost of a reading)."""
     board = load_board(board_id)
     fw = firmware.build(project(board_id), board, out_dir=tmp_path,
                         app_sources=[FIRMWARE_TESTS / "count_main.c"])
@@ -76,7 +77,9 @@ def test_counter_reports_executed_instructions(project, tmp_path, board_id):
         for k in (1, 10, 50):
             s.sendall(bytes([k]))
             (count,) = struct.unpack("<Q", recv_exactly(s, 8))
-            assert abs(count - 2 * 100_000 * k) <= 2 * tick, (k, count)
+            # two ticks, or on a finer counter (qemu-stm32f405: 6 instructions a tick) the
+            # readings' own instructions: call, masking, the 64-bit conversion
+            assert abs(count - 2 * 100_000 * k) <= max(2 * tick, 64), (k, count)
 
 
 def test_systick_counter_survives_its_wraps(project, tmp_path):
@@ -103,7 +106,9 @@ def test_fault_is_reported_on_the_console(project, tmp_path, board_id):
         while not text.endswith(b"\r\n\0"):
             text += s.recv(256)
     line = text.decode()
-    assert "*** tinyrt: fault exc=0x00000003" in line and "pc=0x" in line and "cfsr=0x00010000" in line
+    assert "*** tinyrt: fault exc=0x00000003" in line and "pc=0x" in line
+    if board["cpu"] not in ("cortex-m0", "cortex-m0plus"):  # Armv6-M has no CFSR
+        assert "cfsr=0x00010000" in line
 
 
 def test_command_line_is_deterministic_and_headless():

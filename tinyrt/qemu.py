@@ -141,6 +141,9 @@ def start(board: dict, elf: str | os.PathLike, timeout: float = 10.0, attempts: 
                 raise TinyrtError(f"cannot start {qemu}: {e}", [INSTALL_HINT]) from None
         running = QemuBoard(process, cmd, port, log)
         if _wait_listening(running, timeout):
+            # flash.settle_s: some UART models (QEMU's STM32 USART) drop what arrives before
+            # the firmware enables them; QEMU listens before the guest runs
+            time.sleep(board["flash"].get("settle_s", 0))
             return running
         stderr = running.stop()
         if "Address already in use" not in stderr or attempt == attempts - 1:

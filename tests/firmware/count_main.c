@@ -13,7 +13,8 @@
 
 static void spin(uint32_t n)
 {
-    __asm__ volatile("1: subs %0, %0, #1\n bne 1b\n" : "+l"(n) : : "cc");
+    /* unified syntax: GCC wraps inline asm in divided syntax for Armv6-M (Cortex-M0) */
+    __asm__ volatile(".syntax unified\n1: subs %0, %0, #1\n bne 1b\n" : "+l"(n) : : "cc");
 }
 
 int main(void)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import collections
 import statistics
+import sys
 
 import numpy as np
 
-from .. import reference
+from .. import clock, reference
 from ..errors import TinyrtError
 from ..progress import Progress
 from ..verify import compare, summary
@@ -44,8 +45,11 @@ def measure(device, prepared, options, label: str) -> dict:
             counts += c
             results.append(compare(ref.run(x), outs, i, lowered.compute))
             bar.advance()
-    measured = {**summary(results), "latency": latency(counts, device.info()),
-                "stats": device.stats()}
+    info = device.info()
+    measured = {**summary(results), "latency": latency(counts, info),
+                "clock": clock.status(lowered.board, info.clock_hz), "stats": device.stats()}
+    if measured["clock"]["note"]:
+        print(f"note: {measured['clock']['note']}", file=sys.stderr)
     if options.profile:
         measured["layers"] = profile_rows(lowered, device.profile())
     return measured
