@@ -45,9 +45,17 @@ def test_example_model_is_bit_exact_and_measured_on_each_emulated_board(board, t
     assert conv["macs_per_cycle"] == round(conv["macs"] / conv["cycles"], 3)
 
 
+# The micro:bit's 16 KB of SRAM holds kws_int8 (streamed) but not these: deploy refuses them.
+DOES_NOT_FIT = {("qemu-nrf51", "ad01_int8"), ("qemu-nrf51", "ic_resnet8_int8"), ("qemu-nrf51", "vww_int8")}
+
+
 @pytest.mark.parametrize("board", QEMU_BOARDS)
 @pytest.mark.parametrize("name", ["ad01_int8", "kws_int8", "ic_resnet8_int8", "vww_int8"])
 def test_shared_int8_models_are_bit_exact_on_device(shared_models, board, name):
+    if (board, name) in DOES_NOT_FIT:
+        with pytest.raises(TinyrtError, match=f"does not fit board {board}"):
+            deploy_device(str(shared_models / f"{name}.tflite"), load_board(board), quiet=True)
+        return
     r = deploy_device(str(shared_models / f"{name}.tflite"), load_board(board), runs=3, quiet=True)
     assert r["bit_exact_runs"] == 3
 
