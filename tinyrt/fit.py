@@ -9,22 +9,32 @@ from .errors import TinyrtError
 from .progress import step
 
 
+def _copy_bytes(lowered, input_copy: str) -> int:
+    """The firmware's copy of the input outside the arena (``--input-copy``; ``auto``: when the
+    plan gives the input's bytes to a later tensor), which takes SRAM beside the arena."""
+    g = lowered.graph
+    keeps = input_copy == "on" or (input_copy == "auto"
+                                   and not lowered.plan.inputs_preserved(g.inputs))
+    return sum(g.t(t).nbytes for t in g.inputs) if keeps else 0
+
+
 def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False,
-                 strategy: str = "best"):
+                 strategy: str = "best", input_copy: str = "off"):
     """Lower ``graph``; when its arena and the board's stack do not fit the board's SRAM layer by
     layer, try streaming its first layers (``--patch auto``) before giving up, and say so.
     A plan the user chose (``board["patch"]``) is kept as it is. ``board["sram_budget"]``
-    (`--sram-budget`) replaces the board's SRAM as the budget (the host then has one too)."""
+    (`--sram-budget`) replaces the board's SRAM as the budget (the host then has one too).
+    ``input_copy`` (the deploy's ``--input-copy``) counts the firmware's copy of the input."""
     lowered = codegen.lower(graph, board, strategy, compute=compute)
     budget = board.get("sram_budget") or (budgets(board)["sram"] if board["kind"] != "host" else 0)
     if not budget or board.get("patch"):
         return lowered
     stack = board.get("stack_bytes", 0)
-    need = lowered.plan.arena_bytes + stack
+    need = lowered.plan.arena_bytes + stack + _copy_bytes(lowered, input_copy)
     if need <= budget:
         return lowered
     streamed = codegen.lower(graph, {**board, "patch": "auto"}, strategy, compute=compute)
-    streamed_need = streamed.plan.arena_bytes + stack
+    streamed_need = streamed.plan.arena_bytes + stack + _copy_bytes(streamed, input_copy)
     if streamed_need <= budget:
         step(f"{graph.name} needs {need:,} B of SRAM layer by layer, more than the "
              f"{budget:,} B budget of {board['id']}: its first layers are streamed row by row "
@@ -36,7 +46,8 @@ def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False,
     raise TinyrtError(
         f"{graph.name} does not fit board {board['id']}: its SRAM budget ({where}) is "
         f"{budget:,} B; layer by layer the model "
-        f"needs {need:,} B (arena {lowered.plan.arena_bytes:,} + stack {stack:,}), and with "
+        f"needs {need:,} B (arena {lowered.plan.arena_bytes:,} + stack {stack:,}"
+        f"{_copy_text(lowered, input_copy)}), and with "
         f"patch-based planning (its first layers streamed row by row), the best plan found, "
         f"{streamed_need:,} B: {streamed_need - budget:,} B too many\n"
         f"biggest activations: {biggest(graph)}",
@@ -44,6 +55,11 @@ def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False,
          "a board with more SRAM (`tinyrt boards`)", "a smaller model or a lower resolution",
          f"`tinyrt plan MODEL --board {board['id']} --patch auto --plot plan.png` shows where "
          "the memory goes"])
+
+
+def _copy_text(lowered, input_copy: str) -> str:
+    n = _copy_bytes(lowered, input_copy)
+    return f" + input copy {n:,}, --input-copy off drops it" if n else ""
 
 
 def biggest(graph, n: int = 3) -> str:

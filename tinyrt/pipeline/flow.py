@@ -81,7 +81,8 @@ def input_copy(mode: str, lowered) -> bool:
 def prepare(model, board: dict, options: DeployOptions = DeployOptions()) -> Prepared:
     """Read and lower ``model`` (a .tflite path or a Graph) for ``board``, fitted to its SRAM."""
     graph, ref, path = read_model(model, options.dtype)
-    lowered = fit_to_board(graph, options.board_for(board), options.compute, options.quiet)
+    lowered = fit_to_board(graph, options.board_for(board), options.compute, options.quiet,
+                           input_copy=options.input_copy)
     return Prepared(lowered, ref, path, input_copy(options.input_copy, lowered))
 
 
