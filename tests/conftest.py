@@ -42,6 +42,10 @@ def pytest_configure(config):
     os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", system)
     os.environ["TMPDIR"] = private
     tempfile.tempdir = private
+    # the suite tests the built-in boards, not the boards a developer added (`tinyrt boards add`);
+    # the folder named does not exist (tests of `boards add` name their own)
+    _TEMP["env"]["TINYRT_BOARDS"] = os.environ.get("TINYRT_BOARDS")
+    os.environ["TINYRT_BOARDS"] = os.path.join(private, "no-user-boards")
 
 
 def pytest_sessionfinish(session, exitstatus):
