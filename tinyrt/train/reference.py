@@ -121,11 +121,31 @@ def forward(tg: TrainGraph, params, q: np.ndarray) -> list[np.ndarray]:
     return acts
 
 
+# train_expf_f32's constants (templates/kernels/train_xent_f32.h), as float32
+EXP_LOG2E, EXP_LN2_HI, EXP_LN2_LO = F32(1.44269502), F32(0.693145752), F32(1.42860677e-06)
+EXP_POLY = [F32(c) for c in (1.98412701e-04, 1.38888892e-03, 8.33333377e-03, 4.16666679e-02,
+                             1.66666672e-01, 0.5, 1.0, 1.0)]
+
+
+def expf32(x: np.ndarray) -> np.ndarray:
+    """exp(x) for x <= 0 as train_expf_f32 computes it: the same float32 operations in the same
+    order, so the same bits (numpy's own float32 exp and newlib's expf differ in the last bit
+    for some inputs)."""
+    x = np.asarray(x, F32)
+    k = np.floor(x * EXP_LOG2E + F32(0.5)).astype(F32)
+    r = ((x - k * EXP_LN2_HI) - k * EXP_LN2_LO).astype(F32)
+    p = np.full_like(r, EXP_POLY[0])
+    for c in EXP_POLY[1:]:
+        p = (p * r + c).astype(F32)
+    scale = ((np.maximum(k, F32(-127)).astype(np.int32) + 127).astype(np.uint32) << 23)
+    return np.where(x < F32(-86), F32(0), p * scale.view(F32)).astype(F32)
+
+
 def xent(logits: np.ndarray, label: int) -> tuple[float, np.ndarray]:
     z = logits.reshape(-1).astype(F32)
     m = z.max()
-    e = np.exp(z - m).astype(F32)
-    s = e.sum(dtype=F32)
+    e = expf32(z - m)
+    s = np.cumsum(e, dtype=F32)[-1]   # in class order, as the C (numpy's sum is pairwise)
     loss = F32(np.log(s)) - (z[label] - m)
     grad = (e / s).astype(F32)
     grad[label] -= F32(1)
