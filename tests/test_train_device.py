@@ -167,6 +167,7 @@ def test_an_inference_firmware_refuses_training_commands():
         with pytest.raises(DeviceRejected) as e:
             s.device.link.request(p.TrainReset())
         assert e.value.code == E.NOT_SUPPORTED
+        assert "tinyrt finetune" in e.value.hints[0] and "--profile" not in str(e.value)
         with pytest.raises(TinyrtError, match="built without training"):
             device.Trainer(s.device, device.prepare(small_cnn(), load_board("host"))[1])
 

@@ -153,10 +153,21 @@ class DeviceRejected(TinyrtError):
         self.code = code
 
 
+def not_supported_hint(name: str) -> str:
+    """What to build the firmware with so that it answers command ``name``."""
+    if name.startswith("TRAIN_"):
+        return ("deploy a training firmware: `tinyrt finetune MODEL --board B ...` or, from "
+                "Python, tinyrt.train.device.deploy(model, board, spec) (an inference firmware "
+                "has no training commands)")
+    if name == "PROFILE":
+        return "build the firmware with profiling (`--profile`)"
+    return f"rebuild the firmware with this version of tinyrt and what {name} needs"
+
+
 def device_error(name: str, error: p.DeviceError) -> DeviceRejected:
     hints = {p.ErrorCode.BAD_VERSION: ["rebuild and flash the firmware with this version of tinyrt"],
              p.ErrorCode.UNKNOWN_COMMAND: ["rebuild and flash the firmware with this version of tinyrt"],
-             p.ErrorCode.NOT_SUPPORTED: ["build the firmware with profiling (`--profile`)"],
+             p.ErrorCode.NOT_SUPPORTED: [not_supported_hint(name)],
              p.ErrorCode.NOT_READY: ["set the input and invoke before reading results",
                                      "an output is readable only after a run on a fresh input: SET_INPUT, "
                                      "then INVOKE 1 (unless INFO says the input survives runs)"],

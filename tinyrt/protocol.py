@@ -6,15 +6,17 @@ responses are dataclasses with ``decode(payload)`` and ``encode()``.
 
 Every name lives here for its users: the one definition of constants, command ids, error codes
 and framing is ``protocol_wire`` (firmware/protocol.h is checked against it), the messages are
-``protocol_msgs`` (inference, then training); this module maps commands to their responses.
+``protocol_msgs`` (inference) and ``protocol_train`` (training); this module maps commands to
+their responses.
 """
 from __future__ import annotations
 
-from .protocol_msgs import (BatchBegun, DeviceError, DeviceInfo, Evaluated, GetOutput, GetStats, Info,  # noqa: F401
-                            InputStored, Invoke, InvokeResult, OutputChunk, ParamsChunk, Ping, Pong,
-                            Profile, ProfileChunk, ResetDone, SampleTrained, SetInput, Stats,
-                            TensorInfo, TrainBegin, TrainEval, TrainingInfo, TrainParams, TrainReset,
-                            TrainSample, TrainUpdate, Updated)
+from .protocol_msgs import (DeviceError, DeviceInfo, GetOutput, GetStats, Info, InputStored,  # noqa: F401
+                            Invoke, InvokeResult, OutputChunk, Ping, Pong, Profile, ProfileChunk,
+                            SetInput, Stats, TensorInfo)
+from .protocol_train import (BatchBegun, Evaluated, ParamsChunk, ResetDone, SampleTrained,  # noqa: F401
+                             TrainBegin, TrainEval, TrainingInfo, TrainParams, TrainReset,
+                             TrainSample, TrainUpdate, Updated)
 from .protocol_msgs import _INFO_FIXED  # noqa: F401
 from .protocol_wire import (DEFAULT_MAX_PAYLOAD, ERROR_PAYLOAD, ERROR_TEXT, ERROR_TYPE,  # noqa: F401
                             FLAG_INPUT_COPY, FLAG_INPUTS_PRESERVED, FLAG_PROFILE, FLAG_TRAINING,

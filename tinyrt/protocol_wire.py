@@ -1,6 +1,6 @@
 """The tinyrt serial protocol's one definition (docs/protocol.md): constants, command ids, error
-codes, COBS framing and CRC-32. No I/O. The message dataclasses are in protocol_msgs.py; import
-everything from ``tinyrt.protocol``.
+codes, COBS framing and CRC-32. No I/O. The message dataclasses are in protocol_msgs.py
+(inference) and protocol_train.py (training); import everything from ``tinyrt.protocol``.
 
 A frame on the wire is ``0x00 COBS(body) 0x00`` with ``body = version:u8 type:u8 seq:u16
 length:u16 payload crc32:u32``, little-endian.
