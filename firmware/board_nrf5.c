@@ -129,10 +129,8 @@ uint32_t tr_clock_start(void)
     CLOCK_TASKS_HFCLKSTART = 1u;
     int started = tr_clock_wait(&CLOCK_EVENTS_HFCLKSTARTED, 1u, 1u);
     tr_clock_status = started ? TR_CLOCK_REACHED : TR_CLOCK_SOURCE;
-#elif defined(TR_CLOCK_SOURCE_HFINT)
+#else /* hfint, or no [clock]: the RC oscillator the core runs on from reset */
     tr_clock_status = TR_CLOCK_REACHED;
-#else
-#error "board_nrf5.c: clock.source must be hfxo or hfint"
 #endif
     /* HCLK is fixed: HFINT and HFXO give the same core clock */
     tr_clock_running_hz = TR_BOARD_CLOCK_HZ;

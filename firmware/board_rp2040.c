@@ -46,7 +46,11 @@
 #define XOSC_CTRL TR_REG32(XOSC_BASE + 0x00u)
 #define XOSC_STATUS TR_REG32(XOSC_BASE + 0x04u)
 #define XOSC_STARTUP TR_REG32(XOSC_BASE + 0x0Cu)
+#ifdef TR_CLOCK_SOURCE_HZ
 #define XOSC_HZ TR_CLOCK_SOURCE_HZ
+#else
+#define XOSC_HZ 12000000u
+#endif
 
 #define CLOCKS_BASE 0x40008000u
 #define CLK_REF_CTRL TR_REG32(CLOCKS_BASE + 0x30u)
@@ -118,6 +122,7 @@ static int clocks_from_crystal(void)
     return 1;
 }
 
+#ifdef TR_CLOCK_PLL_N /* no [clock] pll: the core stays on the crystal */
 /* PLL_SYS out of reset, VCO = XOSC / REFDIV * FBDIV, locked, then its post dividers. */
 static int start_pll(void)
 {
@@ -145,16 +150,19 @@ static int switch_to_pll(void)
     CLK_SYS_CTRL = (0u << 5) | 1u;                   /* SRC = aux */
     return tr_clock_wait(&CLK_SYS_SELECTED, 0xFFFFFFFFu, 1u << 1);
 }
+#endif
 
 uint32_t tr_clock_start(void)
 {
     if (!clocks_from_crystal()) {
         tr_clock_status = TR_CLOCK_SOURCE;
         tr_clock_running_hz = 0u; /* where the boot ROM left it: unknown */
+#ifdef TR_CLOCK_PLL_N
     } else if (!start_pll()) {
         tr_clock_status = TR_CLOCK_PLL;
     } else if (!switch_to_pll()) {
         tr_clock_status = TR_CLOCK_SWITCH;
+#endif
     } else {
         tr_clock_status = TR_CLOCK_REACHED;
         tr_clock_running_hz = TR_BOARD_CLOCK_HZ;

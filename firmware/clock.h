@@ -14,6 +14,15 @@
 
 #include <stdint.h>
 
+/* A board file without [clock] (e.g. made by `tinyrt boards add --clock-hz`): the core stays on
+ * its reset clock, which its clock_hz then is. */
+#ifndef TR_CLOCK_RESET_HZ
+#define TR_CLOCK_RESET_HZ TR_BOARD_CLOCK_HZ
+#endif
+#ifndef TR_CLOCK_TIMEOUT_LOOPS
+#define TR_CLOCK_TIMEOUT_LOOPS 1000000u
+#endif
+
 enum tr_clock_step {
     TR_CLOCK_REACHED = 0,     /* the rated clock */
     TR_CLOCK_NOT_STARTED = 1, /* the start-up has not run */

@@ -14,6 +14,8 @@
  */
 #include <stdint.h>
 
+/* Without [clock] board_stm32.c leaves the core on its reset clock and this file is empty. */
+#if defined(TR_CLOCK)
 #include "cortexm.h"
 #define TR_CLOCK_DEFINE
 #include "clock.h"
@@ -249,3 +251,4 @@ uint32_t tr_clock_start(void)
     enable_core_caches();
     return tr_clock_running_hz;
 }
+#endif /* TR_CLOCK */
