@@ -22,7 +22,7 @@ STEPS = ("forward", "backward_input", "backward_weights", "bias_grad", "loss", "
 class TrainKernel:
     step: str                   # one of STEPS
     op: str                     # op type, or "" for the steps that do not depend on the op
-    dtype: str                  # "f32"
+    dtype: str                  # "f32" or "f16"
     variant: str                # "portable", "dsp", "mve"
     header: str                 # templates/kernels/<header>.h
     kernel: str                 # the C function
@@ -30,13 +30,22 @@ class TrainKernel:
 
 
 def _family(header: str, op: str, forward: str, backward_input: str,
-            backward_weights: str = "") -> list[TrainKernel]:
-    rows = [TrainKernel("forward", op, "f32", "portable", header, forward),
-            TrainKernel("backward_input", op, "f32", "portable", header, backward_input)]
+            backward_weights: str = "", dtype: str = "f32") -> list[TrainKernel]:
+    rows = [TrainKernel("forward", op, dtype, "portable", header, forward),
+            TrainKernel("backward_input", op, dtype, "portable", header, backward_input)]
     if backward_weights:
-        rows.append(TrainKernel("backward_weights", op, "f32", "portable", header,
+        rows.append(TrainKernel("backward_weights", op, dtype, "portable", header,
                                 backward_weights))
     return rows
+
+
+def _f16(rows: list[TrainKernel]) -> list[TrainKernel]:
+    """The FP16 twins of FP32 rows: train_*_f16.h, the same kernel names ending in _f16."""
+    return [TrainKernel(k.step, k.op, "f16", k.variant, k.header.replace("_f32", "_f16"),
+                        k.kernel.replace("_f32", "_f16"), k.features) for k in rows]
+
+
+MVE_F16 = ("mve_fp",)
 
 
 KERNELS: list[TrainKernel] = [
@@ -60,6 +69,13 @@ KERNELS: list[TrainKernel] = [
     TrainKernel("act_backward", "", "f32", "portable", "train_act_f32", "train_act_backward_f32"),
     TrainKernel("scale", "", "f32", "portable", "train_sgd_f32", "train_scale_f32"),
     TrainKernel("update", "", "f32", "portable", "train_sgd_f32", "train_sgd_step_f32"),
+]
+KERNELS += [
+    TrainKernel("backward_weights", "FULLY_CONNECTED", "f16", "mve", "train_fc_f16",
+                "train_fc_backward_weights_f16_mve", MVE_F16),
+    TrainKernel("scale", "", "f16", "mve", "train_sgd_f16", "train_scale_f16_mve", MVE_F16),
+    TrainKernel("update", "", "f16", "mve", "train_sgd_f16", "train_sgd_step_f16_mve", MVE_F16),
+    *_f16(KERNELS),
 ]
 
 # Ops whose backward_input kernel reads each saved input element before writing its gradient

@@ -34,12 +34,13 @@ class TrainProject:
     files: dict[str, str]
     code: object          # lower.TrainCode
     backbone: object      # codegen.Lowered of the backbone
+    precision: str = "fp32"   # the tail's storage and arithmetic: "fp32" or "fp16"
 
     def report(self) -> dict:
         """Plain figures for reports: what trains, parameter count, memory."""
         return {"model": self.tg.graph.name, "board": self.code.board["id"],
                 "train": {"layers": train_spec.describe(self.tg.trains, self.tg.graph),
-                          "parameters": self.tg.param_count},
+                          "parameters": self.tg.param_count, "precision": self.precision},
                 "memory": {**self.plan.summary(),
                            "training_peak_sram_bytes": self.plan.peak_bytes}}
 
@@ -51,25 +52,28 @@ def prepare(graph: Graph, spec_text: str) -> TrainGraph:
 
 def generate(graph: Graph, spec_text: str, board: dict, host_main: bool = False,
              strategy: str = "best", momentum: bool = True, budget: int | None = None,
-             static_ram: int = 0) -> TrainProject:
+             static_ram: int = 0, precision: str = "fp32") -> TrainProject:
     """Everything to build: the backbone through codegen (model.c, model.h, weights, kernels),
     model_train.c/.h and the training kernels; with ``host_main`` the host runner
     train_main_host.c (tinyrt/train/host.py). ``momentum=False`` builds plain SGD (the same
     memory: the gradient sum takes the velocity's place). A training peak above the board's
     SRAM budget (tinyrt/train/fit.py: ``budget`` when given, else SRAM - stack - ``static_ram``)
-    is a TinyrtError that names a configuration that fits."""
+    is a TinyrtError that names a configuration that fits. ``precision="fp16"``: FP16 storage
+    and kernels (docs/training.md "FP16 training"; tinyrt.train.device.check_precision says
+    which boards)."""
     import codegen
     from codegen.render import kernel_files
 
     from ..paths import data_dir
     from . import fit, lower
-    tg, backbone, tplan = fit.planned(graph, spec_text, board, strategy, momentum)
-    fit.check(graph, spec_text, board, tplan, budget, static_ram, strategy, momentum)
+    tg, backbone, tplan = fit.planned(graph, spec_text, board, strategy, momentum,
+                                      precision=precision)
+    fit.check(graph, spec_text, board, tplan, budget, static_ram, strategy, momentum, precision)
     files = codegen.render(backbone, host_main=False)
-    code = lower.lower(tg, tplan, board)
+    code = lower.lower(tg, tplan, board, precision)
     files.update(lower.render(code))
     for header in code.headers:
         files.update(kernel_files(header))
     if host_main:
         files["train_main_host.c"] = (data_dir("templates") / "train_main_host.c").read_text()
-    return TrainProject(tg, tplan, files, code, backbone)
+    return TrainProject(tg, tplan, files, code, backbone, precision)

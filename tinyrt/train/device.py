@@ -39,22 +39,27 @@ PRECISIONS = ("fp32", "fp16")
 
 
 def check_precision(precision: str, board: dict) -> None:
-    """Only FP32 training kernels exist (docs/training.md); FP16 is refused, not faked."""
+    """FP16 training needs FP16 arithmetic: MVE with floating point (the Cortex-M55, feature
+    mve_fp) or the host's _Float16. The M4/M7/M33 have none: refused, not computed in FP32
+    (docs/training.md "FP16 training")."""
     if precision not in PRECISIONS:
         raise TinyrtError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}")
-    if precision == "fp16":
-        raise TinyrtError("FP16 training kernels are not built yet: the trainable tail runs in FP32 "
-                          f"on every board, {board['id']} included",
-                          ["--precision fp32"])
+    if precision == "fp16" and board.get("kind") != "host" \
+            and "mve_fp" not in board.get("features", ()):
+        raise TinyrtError(f"FP16 training needs FP16 arithmetic (MVE with floating point, the "
+                          f"Cortex-M55); board {board['id']} ({board.get('cpu', '?')}) has none",
+                          ["--precision fp32", "--board qemu-m55"])
 
 
 def prepare(model, board: dict, spec: str = "last:2", options: DeployOptions = DeployOptions(),
-            momentum: bool = True) -> tuple[pipeline.Prepared, TrainProject]:
+            momentum: bool = True, precision: str = "fp32") -> tuple[pipeline.Prepared, TrainProject]:
     """The training project of ``model`` (a .tflite path or a Graph) for ``board``, as the
     pipeline's ``Prepared``: its backbone is what INFO names, its files are written as they are.
     The input is not copied: each sample is sent before the command that uses it."""
     graph, _, path = read_model(model)
-    project = generate(graph, spec, options.board_for(board), momentum=momentum)
+    check_precision(precision, board)
+    project = generate(graph, spec, options.board_for(board), momentum=momentum,
+                       precision=precision)
     prepared = pipeline.Prepared(project.backbone, write_tflite(project.tg.backbone_graph()), path,
                                  input_copy=False, files=project.files)
     return prepared, project
@@ -62,11 +67,12 @@ def prepare(model, board: dict, spec: str = "last:2", options: DeployOptions = D
 
 @contextlib.contextmanager
 def deploy(model, board: dict, spec: str = "last:2", options: DeployOptions | None = None,
-           momentum: bool = True):
+           momentum: bool = True, precision: str = "fp32"):
     """Build the training firmware and start it: yields a ``Trainer``; leaving stops the board
-    and removes a temporary project, on every exit path."""
+    and removes a temporary project, on every exit path. ``precision="fp16"``: FP16 training
+    (qemu-m55, the host)."""
     options = options or DeployOptions(quiet=True)
-    prepared, project = prepare(model, board, spec, options, momentum)
+    prepared, project = prepare(model, board, spec, options, momentum, precision)
     with pipeline.session(None, board, options, prepared) as s:
         yield Trainer(s.device, project, s)
 
@@ -99,9 +105,10 @@ class Trainer:
             raise TinyrtError(f"the firmware on {info.board_id} was built without training "
                               f"(model {info.model_name})",
                               ["deploy it with tinyrt finetune or tinyrt.train.device.deploy"])
-        if info.training.params_bytes != project.tg.param_count * 4:
+        want = project.tg.param_count * project.plan.element_bytes
+        if info.training.params_bytes != want:
             raise TinyrtError(f"the board trains {info.training.params_bytes} bytes of parameters, "
-                              f"this project {project.tg.param_count * 4}",
+                              f"this project {want}",
                               ["rebuild the firmware for this model and --train"])
         self.info = info
 
@@ -181,7 +188,7 @@ class Trainer:
         return bytes(out)
 
     def params(self) -> dict[str, np.ndarray]:
-        return params_from_bytes(self.project.tg, self.raw_params())
+        return params_from_bytes(self.project.tg, self.raw_params(), self.project.precision)
 
     def finetuned_tflite(self) -> bytes:
         """The int8 model with the device's trained parameters (re-quantised)."""

@@ -20,13 +20,17 @@ from ..writer import write_tflite
 from .graph import TrainGraph
 
 
-def params_from_bytes(tg: TrainGraph, raw: bytes) -> dict[str, np.ndarray]:
-    want = tg.param_count * 4
+def params_from_bytes(tg: TrainGraph, raw: bytes,
+                      precision: str = "fp32") -> dict[str, np.ndarray]:
+    """Named float32 arrays of the device's parameter bytes (FP16 ones widened exactly)."""
+    dtype = "<f2" if precision == "fp16" else "<f4"
+    want = tg.param_count * np.dtype(dtype).itemsize
     if len(raw) != want:
         raise TinyrtError(f"the trained parameters are {len(raw)} bytes, this training graph "
-                          f"has {want} ({tg.param_count} float32)",
-                          ["read them from a device built for the same model and --train"])
-    flat = np.frombuffer(raw, dtype="<f4")
+                          f"has {want} ({tg.param_count} {precision})",
+                          ["read them from a device built for the same model, --train and "
+                           "--precision"])
+    flat = np.frombuffer(raw, dtype=dtype).astype(np.float32)
     return {p.name: flat[p.offset:p.offset + p.size].reshape(p.shape).copy() for p in tg.params}
 
 

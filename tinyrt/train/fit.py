@@ -25,9 +25,10 @@ FRACTIONS = ("0.75", "0.5", "0.375", "0.25", "0.125", "0.0625")
 
 
 def planned(graph: Graph, spec_text: str, board: dict, strategy: str = "best",
-            momentum: bool = True, cache: dict | None = None):
+            momentum: bool = True, cache: dict | None = None, precision: str = "fp32"):
     """(TrainGraph, backbone Lowered, TrainPlan) of a --train string on ``board``; ``cache``
-    keeps the backbone lowered per boundary across calls."""
+    keeps the backbone lowered per boundary across calls; ``precision`` "fp16" plans FP16
+    buffers."""
     tg = train_graph.build(graph, train_spec.resolve(train_spec.parse(spec_text), graph))
     cache = {} if cache is None else cache
     if tg.boundary not in cache:
@@ -35,7 +36,8 @@ def planned(graph: Graph, spec_text: str, board: dict, strategy: str = "best",
                                            compute="fp32")
     backbone = cache[tg.boundary]
     tplan = train_plan.plan(tg, board.get("alignment", 8), backbone.plan.arena_bytes, strategy,
-                            momentum, backbone.plan.tensor_offset(tg.boundary))
+                            momentum, backbone.plan.tensor_offset(tg.boundary),
+                            train_plan.ELEMENT_BYTES[precision])
     return tg, backbone, tplan
 
 
@@ -91,7 +93,7 @@ def largest_fraction(graph: Graph, spec_text: str, board: dict, limit: int,
 
 
 def best_fit(graph: Graph, spec_text: str, board: dict, limit: int, strategy: str = "best",
-             momentum: bool = True) -> tuple[str, int, int] | None:
+             momentum: bool = True, precision: str = "fp32") -> tuple[str, int, int] | None:
     """(spec, training peak, trained parameters) of the candidate that trains the most
     parameters and fits ``limit``; None when none does."""
     sized = []
@@ -103,20 +105,21 @@ def best_fit(graph: Graph, spec_text: str, board: dict, limit: int, strategy: st
         sized.append((tg.param_count, c))
     cache: dict = {}
     for count, c in sorted(sized, key=lambda s: -s[0]):
-        peak = planned(graph, c, board, strategy, momentum, cache)[2].peak_bytes
+        peak = planned(graph, c, board, strategy, momentum, cache, precision)[2].peak_bytes
         if peak <= limit:
             return c, peak, count
     return None
 
 
 def check(graph: Graph, spec_text: str, board: dict, tplan, budget: int | None = None,
-          static_ram: int = 0, strategy: str = "best", momentum: bool = True) -> None:
+          static_ram: int = 0, strategy: str = "best", momentum: bool = True,
+          precision: str = "fp32") -> None:
     """Refuse a training plan whose peak exceeds the budget, saying by how much and what fits."""
     limit, where = budget_of(board, budget, static_ram)
     if limit is None or tplan.peak_bytes <= limit:
         return
     m = tplan.summary()
-    fit = best_fit(graph, spec_text, board, limit, strategy, momentum)
+    fit = best_fit(graph, spec_text, board, limit, strategy, momentum, precision)
     hint = (f"--train {fit[0]} fits: training peak {fit[1]:,} B, {fit[2]:,} trained parameters"
             if fit else "no smaller choice of trained layers fits (fewer layers, a channel "
             "fraction such as last:K:0.25, biases only)")

@@ -5,7 +5,9 @@ backward and update steps, each a (kernel, header, [argument dicts]) where an ar
 pointer into the training arena or into the backbone's arena (plan region ``backbone``), the
 int8 boundary, a constant array in flash, NULL or a literal; ``render(code)`` prints them through templates/model_train.c.j2 and model_train.h.j2.
 The arguments are labelled with the kernel's parameter names read from its header, and a
-count mismatch is an error here rather than a C compiler's.
+count mismatch is an error here rather than a C compiler's. ``precision="fp16"`` lowers to the
+FP16 kernels (dtype "f16" of tinyrt/kernels/train.py): buffers of tr_f16, the constants and the
+initial parameters rounded to FP16 (docs/training.md "FP16 training").
 """
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ from codegen.render import c_float, c_values, kernel_params
 from ..kernels import train as table
 from ..paths import data_dir
 from .graph import ACTIVATIONS, TailOp, TrainGraph
-from .plan import FLOAT, TrainPlan, computing, output_of
+from .plan import ELEMENT_BYTES, TrainPlan, computing, output_of
+
+DTYPES = {"fp32": "f32", "fp16": "f16"}             # --precision -> kernel-table dtype
+CTYPES = {"fp32": "float", "fp16": "tr_f16"}        # the C element of the tail's buffers
 
 
 @dataclass
@@ -36,6 +41,7 @@ class TrainCode:
     update: dict = field(default_factory=dict)
     consts: list[dict] = field(default_factory=list)
     variants: dict = field(default_factory=dict)   # "step op" -> variant, for reports
+    precision: str = "fp32"                          # "fp16": FP16 storage (train_*_f16.h)
 
     @property
     def headers(self) -> list[str]:
@@ -44,10 +50,13 @@ class TrainCode:
         return sorted({c["header"] for c in calls})
 
 
-def _arena(plan: TrainPlan, name: str, floats: int = 0, ctype: str = "float") -> dict:
+def _arena(plan: TrainPlan, name: str, elements: int = 0, ctype: str | None = None) -> dict:
+    """A pointer ``elements`` into a planned buffer, typed as the plan's elements unless
+    ``ctype`` says otherwise (the mask's bytes)."""
     buf = plan.buffer(name)
+    ctype = ctype or ("tr_f16" if plan.element_bytes == 2 else "float")
     return {"kind": "arena", "ctype": ctype, "region": buf.region,
-            "offset": buf.offset + FLOAT * floats}
+            "offset": buf.offset + plan.element_bytes * elements}
 
 
 def _lit(v) -> dict:
@@ -64,7 +73,7 @@ class _Builder:
         self.tg, self.plan, self.board, self.code = tg, plan, board, code
 
     def call(self, step: str, op: str, args: list[dict]) -> dict:
-        k = table.resolve(step, op, self.board)
+        k = table.resolve(step, op, self.board, DTYPES[self.code.precision])
         params = kernel_params(k.header).get(k.kernel)
         if params is None or len(params) != len(args):
             raise AssertionError(f"{k.kernel} takes {params}, {len(args)} arguments were built")
@@ -75,8 +84,7 @@ class _Builder:
     def const(self, name: str, data: np.ndarray, comment: str) -> dict:
         if any(c["name"] == name for c in self.code.consts):
             return {"kind": "flash", "name": name}
-        self.code.consts.append({"name": name, "count": int(data.size), "comment": comment,
-                                 "data": np.ascontiguousarray(data, np.float32)})
+        self.code.consts.append(_const(name, data, comment, self.code.precision))
         return {"kind": "flash", "name": name}
 
     def tensor_arg(self, op: TailOp, which: str) -> dict:
@@ -114,6 +122,16 @@ class _Builder:
     def grad_arg(self, op: TailOp, param: int) -> dict:
         """Where a parameter's gradient is added: the velocity (no gradient buffer)."""
         return _arena(self.plan, self.plan.accumulator, self.tg.params[param].offset)
+
+
+def _const(name: str, data: np.ndarray, comment: str, precision: str) -> dict:
+    """A constant array for model_train.c: FP16 values printed as the float literals they are
+    (exact), so a tr_f16 array holds the same bits as numpy's float16."""
+    values = np.asarray(data, np.float32).reshape(-1)
+    if precision == "fp16":
+        values = values.astype(np.float16).astype(np.float32)
+    return {"name": name, "count": int(values.size), "comment": comment,
+            "ctype": CTYPES[precision], "data": np.ascontiguousarray(values)}
 
 
 def _dims(op: TailOp) -> list[int]:
@@ -204,8 +222,10 @@ def _backward(b: _Builder, op: TailOp, first: bool) -> list[dict]:
     return calls
 
 
-def lower(tg: TrainGraph, plan: TrainPlan, board: dict) -> TrainCode:
-    code = TrainCode(tg, plan, board)
+def lower(tg: TrainGraph, plan: TrainPlan, board: dict, precision: str = "fp32") -> TrainCode:
+    if plan.element_bytes != ELEMENT_BYTES[precision]:
+        raise AssertionError(f"a plan of {plan.element_bytes}-byte elements lowered as {precision}")
+    code = TrainCode(tg, plan, board, precision=precision)
     b = _Builder(tg, plan, board, code)
     ops = [tg.tail[k] for k in computing(tg)]
     code.forward = [_forward(b, op) for op in ops]
@@ -224,9 +244,8 @@ def lower(tg: TrainGraph, plan: TrainPlan, board: dict) -> TrainCode:
     code.divide = b.call("scale", "", [acc, count, {"kind": "inv_batch"}])
     code.update = b.call("update", "", [_arena(plan, "params"), acc, count, {"kind": "lr"}])
     init = np.concatenate([p.init.reshape(-1) for p in tg.params]).astype(np.float32)
-    code.consts.insert(0, {"name": "train_init_params", "count": int(init.size),
-                           "comment": "initial values of the trainable parameters",
-                           "data": init})
+    code.consts.insert(0, _const("train_init_params", init,
+                                 "initial values of the trainable parameters", precision))
     return code
 
 
@@ -244,6 +263,9 @@ def context(code: TrainCode) -> dict:
     return {"model_name": tg.graph.name, "board": code.board["id"], "headers": code.headers,
             "arena_bytes": plan.arena_bytes, "classes": tg.classes,
             "param_count": tg.param_count, "consts": code.consts,
+            "precision": code.precision, "elem_ctype": CTYPES[code.precision],
+            "params_bytes": tg.param_count * plan.element_bytes,
+            "argmax": f"train_argmax_{DTYPES[code.precision]}",
             "forward": code.forward, "loss": code.loss, "loss_act": code.loss_act,
             "loss_scale": code.loss_scale, "backward": code.backward, "begin": code.begin,
             "divide": code.divide, "update": code.update,

@@ -9,7 +9,7 @@ Buffers:
   and the accumulator each sample's gradient is added into (the momentum; there is no
   separate gradient buffer), each one packed block in TrainGraph.params order, live at every
   step;
-- ``act:<tensor>``: a tail activation (FP32), from its forward step until nothing reads it: the
+- ``act:<tensor>``: a tail activation (FP32, or FP16 with ``element_bytes`` 2), from its forward step until nothing reads it: the
   next op's forward, that op's backward (weight gradient, max-pool argmax), and, where that
   op's backward_input kernel is a gather (kernels/train.GRAD_IN_PLACE), the activation's own
   gradient, written over it and read by the producer's backward;
@@ -32,6 +32,9 @@ from ..packing import pack_best, pack_linear
 from .graph import TrainGraph
 
 FLOAT = 4
+# Bytes of one parameter, velocity, activation or gradient element per training precision
+# (--precision): FP16 storage halves every buffer but the mask (docs/training.md).
+ELEMENT_BYTES = {"fp32": 4, "fp16": 2}
 REGIONS = ("train", "backbone")   # the training arena; the backbone's arena, reused
 
 
@@ -56,6 +59,7 @@ class TrainPlan:
     backbone_arena_bytes: int = 0
     live_bytes: list[int] = field(default_factory=list)
     boundary_offset: int = 0      # of the boundary activation in the backbone's arena
+    element_bytes: int = FLOAT    # 4: FP32 tail; 2: FP16 storage
 
     @property
     def peak_bytes(self) -> int:
@@ -123,13 +127,14 @@ def _roots(tg: TrainGraph) -> dict[int, int]:
 
 def plan(tg: TrainGraph, alignment: int = 8, backbone_arena_bytes: int = 0,
          strategy: str = "best", momentum: bool = True,
-         boundary_offset: int | None = None) -> TrainPlan:
+         boundary_offset: int | None = None, element_bytes: int = FLOAT) -> TrainPlan:
     """``momentum=False``: plain SGD (the accumulator is named ``grads``, same size).
     ``boundary_offset`` (of the boundary in the backbone's arena of ``backbone_arena_bytes``):
-    the tail reuses that arena's free bytes; None: it does not."""
+    the tail reuses that arena's free bytes; None: it does not. ``element_bytes``: 2 plans the
+    FP16 tail (ELEMENT_BYTES)."""
     steps, fwd, bwd = _steps(tg)
     end = len(steps) - 1
-    block = tg.param_count * FLOAT
+    block = tg.param_count * element_bytes
     bufs = [TrainBuffer(name, block, 0, end)
             for name in ("params", "velocity" if momentum else "grads")]
     root = _roots(tg)
@@ -141,7 +146,7 @@ def plan(tg: TrainGraph, alignment: int = 8, backbone_arena_bytes: int = 0,
     for n, k in enumerate(ops):
         op = output_of(tg, k)
         name = f"act:{op.y}"
-        size = FLOAT * int(op.y_shape[1] * op.y_shape[2] * op.y_shape[3])
+        size = element_bytes * int(op.y_shape[1] * op.y_shape[2] * op.y_shape[3])
         consumer = ops[n + 1] if n + 1 < len(ops) else None
         if consumer is None:      # the logits: read by the loss, gradient of their own
             bufs.append(TrainBuffer(name, size, fwd[k], steps.index("loss")))
@@ -165,7 +170,7 @@ def plan(tg: TrainGraph, alignment: int = 8, backbone_arena_bytes: int = 0,
         arena = _share(bufs, backbone_arena_bytes, reserved, alignment, pack, arena)
     live = [sum(b.size for b in bufs if b.first <= s <= b.last) for s in range(len(steps))]
     return TrainPlan(steps, bufs, arena, alignment, act, grad, backbone_arena_bytes, live,
-                     boundary_offset or 0)
+                     boundary_offset or 0, element_bytes)
 
 
 def _boundary_last(tg: TrainGraph, bwd: dict[int, int]) -> int:

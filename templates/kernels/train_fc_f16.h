@@ -1,0 +1,99 @@
+/*
+ * train_fc_f16: fully connected layer of the FP16 training tail, forward and backward:
+ * train_fc_f32.h with every tensor in FP16 (input: half, or the int8 boundary read through
+ * train_load_f16), float32 sums in the same order, each stored value rounded to FP16 once
+ * (train_rows_f16.h). Layouts, aliasing and trained rows as train_fc_f32.h.
+ * backward_weights: grad_w[o, i] = half(grad_w[o, i] + grad_out[o] * x[i]) (the product is
+ * exact in float). train_fc_backward_weights_f16_mve: the same bits, 8 halves of a row at a
+ * time widened to two float32x4 (bottom/top lanes), vfmaq_n_f32, narrowed back; an int8
+ * input (the boundary) takes the portable loop. No scratch.
+ */
+#ifndef TINYRT_TRAIN_FC_F16_H
+#define TINYRT_TRAIN_FC_F16_H
+
+#include <stdint.h>
+
+#include "../tinyrt_math.h"
+#include "train_act_f32.h"
+#include "train_rows_f16.h"
+
+TINYRT_KERNEL void train_fc_f16(const void *input, int in_s8, float in_scale, int32_t in_zp,
+                                const tr_f16 *weights, const tr_f16 *frozen, int trained_c,
+                                const tr_f16 *bias, tr_f16 *output, int in_depth, int out_depth,
+                                int act)
+{
+    for (int o = 0; o < out_depth; o++) {
+        const tr_f16 *row = train_weight_row_f16(weights, frozen, trained_c, o, in_depth);
+        float total = 0.0f;
+        for (int i = 0; i < in_depth; i++) {
+            total += train_load_f16(input, in_s8, in_scale, in_zp, i) * row[i];
+        }
+        if (bias) {
+            total += bias[o];
+        }
+        output[o] = train_act_f32(total, act);
+    }
+}
+
+TINYRT_KERNEL void train_fc_backward_input_f16(const tr_f16 *grad_out, const tr_f16 *weights,
+                                               const tr_f16 *frozen, int trained_c,
+                                               tr_f16 *grad_in, const tr_f16 *saved_in,
+                                               int in_act, int in_depth, int out_depth)
+{
+    for (int i = 0; i < in_depth; i++) {
+        if (in_act && !train_act_passes(saved_in[i], in_act)) {
+            grad_in[i] = 0.0f;
+            continue;
+        }
+        float total = 0.0f;
+        for (int o = 0; o < trained_c; o++) {
+            total += weights[o * in_depth + i] * (float)grad_out[o];
+        }
+        for (int o = trained_c; o < out_depth; o++) {
+            total += frozen[(o - trained_c) * in_depth + i] * (float)grad_out[o];
+        }
+        grad_in[i] = total;
+    }
+}
+
+TINYRT_KERNEL void train_fc_backward_weights_f16(const void *input, int in_s8, float in_scale,
+                                                 int32_t in_zp, const tr_f16 *grad_out,
+                                                 tr_f16 *grad_w, int trained_c, int in_depth,
+                                                 int out_depth)
+{
+    (void)out_depth;
+    for (int o = 0; o < trained_c; o++) {
+        const float g = grad_out[o];
+        for (int i = 0; i < in_depth; i++) {
+            grad_w[o * in_depth + i] += g * train_load_f16(input, in_s8, in_scale, in_zp, i);
+        }
+    }
+}
+
+#if TINYRT_F16_MVE
+TINYRT_KERNEL void train_fc_backward_weights_f16_mve(const void *input, int in_s8,
+                                                     float in_scale, int32_t in_zp,
+                                                     const tr_f16 *grad_out, tr_f16 *grad_w,
+                                                     int trained_c, int in_depth, int out_depth)
+{
+    if (in_s8) {
+        train_fc_backward_weights_f16(input, in_s8, in_scale, in_zp, grad_out, grad_w, trained_c,
+                                      in_depth, out_depth);
+        return;
+    }
+    const float16_t *x = (const float16_t *)input;
+    for (int o = 0; o < trained_c; o++) {
+        const float g = (float)grad_out[o];
+        float16_t *row = (float16_t *)grad_w + o * in_depth;
+        for (int i = 0; i < in_depth; i += 8) {
+            const mve_pred16_t p = vctp16q((uint32_t)(in_depth - i));
+            const float16x8_t xv = vldrhq_z_f16(x + i, p), wv = vldrhq_z_f16(row + i, p);
+            const float32x4_t even = vfmaq_n_f32(vcvtbq_f32_f16(wv), vcvtbq_f32_f16(xv), g);
+            const float32x4_t odd = vfmaq_n_f32(vcvttq_f32_f16(wv), vcvttq_f32_f16(xv), g);
+            vstrhq_p_f16(row + i, vcvttq_f16_f32(vcvtbq_f16_f32(wv, even), odd), p);
+        }
+    }
+}
+#endif
+
+#endif /* TINYRT_TRAIN_FC_F16_H */
