@@ -112,9 +112,9 @@ def measure_steps(t, steps: int = STEPS, seed: int = 0) -> dict:
     return {"step_median": int(statistics.median(counts)), "unit": t.info.latency_unit}
 
 
-def measured(model: str, spec: str, board: dict) -> dict:
+def measured(model: str, spec: str, board: dict, precision: str = "fp32") -> dict:
     """Deploy ``spec`` on the board: parameters, planned and measured peak, instructions."""
-    with device.deploy(model, board, spec, DeployOptions(quiet=True)) as t:
+    with device.deploy(model, board, spec, DeployOptions(quiet=True), precision=precision) as t:
         row = {"parameters": t.project.tg.param_count,
                "planned_training_peak_bytes": t.info.training.peak_bytes}
         row.update(measure_steps(t))
@@ -141,10 +141,13 @@ def sparse_row(model: str, graph, full: str, board: dict, limit: int | None,
 
 
 def bench_row(model: str, name: str, config: str, board: dict,
-              scenario: dict | None) -> dict | None:
-    """One configuration's row; None for a sparse-full row equal to the sparse one."""
+              scenario: dict | None, precision: str = "fp32") -> dict | None:
+    """One configuration's row; None for a sparse-full row equal to the sparse one. FP16 rows
+    (boards with MVE floating point) are the last-1/last-2 configurations only."""
     graph = read_tflite(model)
     row = {"model": name, "config": config}
+    if precision != "fp32":
+        row["precision"] = precision
     try:
         row["spec"] = spec = spec_for(config, graph, name)
         limit, where = goal_of(name, board)
@@ -154,14 +157,14 @@ def bench_row(model: str, name: str, config: str, board: dict,
         if config == "sparse":
             row.update(sparse_row(model, graph, spec, board, limit, where))
         else:
-            row.update(measured(model, spec, board))
+            row.update(measured(model, spec, board, precision))
     except TinyrtError as e:
         row["error"] = e.message.splitlines()[0]   # "does not fit ...: needs N bytes more"
         return row
     if scenario is not None:
         report, _ = finetune(FinetuneConfig(model, board, scenario["train_data"],
                                             scenario["eval_data"], spec=row["spec"],
-                                            quiet=True))
+                                            precision=precision, quiet=True))
         row.update(accuracy_before=report["accuracy_before"],
                    accuracy_after=report["accuracy_after"],
                    training_peak_sram_bytes=max(row["training_peak_sram_bytes"],
@@ -195,4 +198,8 @@ def bench_train(shared: Path | None, board_id: str, configs=CONFIGS, models=None
                 step(f"{name} {config} on {board_id}", progress)
                 row = bench_row(path, name, config, board, sc)
                 rows += [row] if row is not None else []
+                if "mve_fp" in board.get("features", ()) and not config.startswith("sparse"):
+                    step(f"{name} {config} on {board_id} in FP16", progress)
+                    row = bench_row(path, name, config, board, sc, "fp16")
+                    rows += [row] if row is not None else []
     return rows

@@ -3,10 +3,10 @@
  * train_fc_f32.h with every tensor in FP16 (input: half, or the int8 boundary read through
  * train_load_f16), float32 sums in the same order, each stored value rounded to FP16 once
  * (train_rows_f16.h). Layouts, aliasing and trained rows as train_fc_f32.h.
- * backward_weights: grad_w[o, i] = half(grad_w[o, i] + grad_out[o] * x[i]) (the product is
- * exact in float). train_fc_backward_weights_f16_mve: the same bits, 8 halves of a row at a
- * time widened to two float32x4 (bottom/top lanes), vfmaq_n_f32, narrowed back; an int8
- * input (the boundary) takes the portable loop. No scratch.
+ * backward_weights: grad_w[o, i] = grad_w[o, i] + grad_out[o] * x[i] as one fused FP16
+ * multiply-add, rounded once (a sum of two terms: nothing to accumulate in float32).
+ * train_fc_backward_weights_f16_mve: the same bits, 8 halves of a row at a time (vfmaq_n_f16,
+ * predicated tail); an int8 input (the boundary) takes the portable loop. No scratch.
  */
 #ifndef TINYRT_TRAIN_FC_F16_H
 #define TINYRT_TRAIN_FC_F16_H
@@ -63,9 +63,10 @@ TINYRT_KERNEL void train_fc_backward_weights_f16(const void *input, int in_s8, f
 {
     (void)out_depth;
     for (int o = 0; o < trained_c; o++) {
-        const float g = grad_out[o];
+        const tr_f16 g = grad_out[o];
         for (int i = 0; i < in_depth; i++) {
-            grad_w[o * in_depth + i] += g * train_load_f16(input, in_s8, in_scale, in_zp, i);
+            const tr_f16 x = (tr_f16)train_load_f16(input, in_s8, in_scale, in_zp, i);
+            grad_w[o * in_depth + i] = tr_f16_fma(g, x, grad_w[o * in_depth + i]);
         }
     }
 }
@@ -83,14 +84,13 @@ TINYRT_KERNEL void train_fc_backward_weights_f16_mve(const void *input, int in_s
     }
     const float16_t *x = (const float16_t *)input;
     for (int o = 0; o < trained_c; o++) {
-        const float g = (float)grad_out[o];
+        const float16_t g = (float16_t)grad_out[o];
         float16_t *row = (float16_t *)grad_w + o * in_depth;
         for (int i = 0; i < in_depth; i += 8) {
             const mve_pred16_t p = vctp16q((uint32_t)(in_depth - i));
-            const float16x8_t xv = vldrhq_z_f16(x + i, p), wv = vldrhq_z_f16(row + i, p);
-            const float32x4_t even = vfmaq_n_f32(vcvtbq_f32_f16(wv), vcvtbq_f32_f16(xv), g);
-            const float32x4_t odd = vfmaq_n_f32(vcvttq_f32_f16(wv), vcvttq_f32_f16(xv), g);
-            vstrhq_p_f16(row + i, vcvttq_f16_f32(vcvtbq_f16_f32(wv, even), odd), p);
+            const float16x8_t next = vfmaq_n_f16(vldrhq_z_f16(row + i, p),
+                                                 vldrhq_z_f16(x + i, p), g);
+            vstrhq_p_f16(row + i, next, p);
         }
     }
 }

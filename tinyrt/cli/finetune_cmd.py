@@ -27,7 +27,7 @@ def register(sub) -> None:
                    help="what trains: last:K, bias, bias:last:N, bias:last:N,last:K, or layer "
                         "names/indices (default last:2; docs/training.md)")
     p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
-                   help="the trainable part's arithmetic (default fp32; fp16 is not built yet)")
+                   help="the trainable part's storage and arithmetic (default fp32; fp16: FP16 storage, float32 sums, on boards with MVE floating point such as qemu-m55, and the host)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample order (default 0)")
     p.add_argument("-o", "--output", metavar="OUT.tflite", help="write the fine-tuned int8 model here")
     p.add_argument("--check-reference", action="store_true",

@@ -24,8 +24,14 @@ from ..pipeline import DeployOptions
 from ..progress import Progress
 from . import device
 from . import prepare as train_graph
-from . import reference
+from . import reference, reference16
 from .data import model_inputs
+
+
+# FP16 training against reference16 (docs/training.md "FP16 training"): 2^-10 of a tensor's
+# largest value, two FP16 units in the last place where a float32 sum taken in another order
+# rounded to the other FP16 neighbour (measured: <= 7.5e-4 over the tests' runs).
+FP16_TOLERANCE = 2.0 ** -10
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,8 @@ def finetune(c: FinetuneConfig) -> tuple[dict, bytes]:
     orders = [rng.permutation(len(y)) for _ in range(c.epochs)]
     _say(f"deploying {graph.name} on {c.board['id']} for training ({c.spec})", c.quiet)
     # no momentum asked: a plain SGD build, without the momentum buffer (a third less memory)
-    with device.deploy(c.model, c.board, c.spec, c.options, momentum=c.momentum > 0) as t:
+    with device.deploy(c.model, c.board, c.spec, c.options, momentum=c.momentum > 0,
+                       precision=c.precision) as t:
         before = _evaluate(t, eq, ey, "accuracy before", c.quiet)
         _say(f"accuracy before (device): {100 * before:.1f}%", c.quiet)
         epochs, rows = [], []
@@ -133,7 +140,7 @@ def finetune(c: FinetuneConfig) -> tuple[dict, bytes]:
                   "memory": {**t.project.report()["memory"], **t.memory()},
                   "latency": t.latency(epochs)}
         report["train"]["spec"] = c.spec
-        params = device.params_from_bytes(t.project.tg, raw)
+        params = device.params_from_bytes(t.project.tg, raw, c.precision)
     tflite = device.finetuned_tflite(t.project.tg, params)
     report["exported"] = {"eval_accuracy": exported_accuracy(tflite, eq, ey),
                           "bytes": len(tflite)}
@@ -151,32 +158,36 @@ def exported_accuracy(tflite: bytes, q: np.ndarray, y: np.ndarray) -> float:
 
 
 def reference_training(tg, q: np.ndarray, y: np.ndarray, orders, lr: float, momentum: float,
-                       batch: int) -> list[np.ndarray]:
+                       batch: int, precision: str = "fp32") -> list[np.ndarray]:
     """The numpy reference of the device's training: same initialisation, the same sample
     order per epoch, the same batches (a shorter last one per epoch, each begun with its size),
     FP32 in the device's rounding order (each sample's gradient / batch added to the velocity)."""
     boundary = reference.boundary_activations(tg, q)
-    params = [p.init.copy() for p in tg.params]
+    ref = reference16 if precision == "fp16" else reference
+    if precision == "fp16":
+        tg = reference16.graph16(tg)
+    params = reference16.init(tg) if precision == "fp16" else [p.init.copy() for p in tg.params]
     velocity = [np.zeros_like(w) for w in params]
     for order in orders:
         for start in range(0, len(order), batch):
             chunk = order[start:start + batch]
-            scale = reference.begin(velocity, momentum, len(chunk))
+            scale = ref.begin(velocity, momentum, len(chunk))
             for i in chunk:
-                reference.sample(tg, params, velocity, boundary[i], int(y[i]), scale)
-            reference.step(params, velocity, lr)
+                ref.sample(tg, params, velocity, boundary[i], int(y[i]), scale)
+            ref.step(params, velocity, lr)
     return params
 
 
 def compare_reference(tg, params: dict, q, y, orders, c: FinetuneConfig) -> dict:
     """max |device - numpy| / max |numpy| per parameter tensor, and the largest."""
-    want = reference_training(tg, q, y, orders, c.lr, c.momentum, c.batch)
+    want = reference_training(tg, q, y, orders, c.lr, c.momentum, c.batch, c.precision)
     per = {p.name: float(np.abs(params[p.name] - w).max() / max(np.abs(w).max(), 1e-30))
            for p, w in zip(tg.params, want)}
     steps = sum(-(-len(o) // c.batch) for o in orders)
     # Over many steps the two may part: a pre-activation within float rounding of a ReLU kink
     # or a max-pool tie can take the other branch (docs/training.md), and the runs drift apart.
-    return {"max_rel_diff": max(per.values()), "per_param": per, "tolerance": 1e-5,
+    tolerance = FP16_TOLERANCE if c.precision == "fp16" else 1e-5
+    return {"max_rel_diff": max(per.values()), "per_param": per, "tolerance": tolerance,
             "steps": steps}
 
 

@@ -9,7 +9,9 @@ What is FP16 and what is not, here and in the C (docs/training.md "FP16 training
 - accumulated in float32: every sum (conv/fc/depthwise forward, backward input, weight and
   bias gradients, pooling, the softmax's exponentials); a product of two halves is exact in
   float32, each sum is rounded to FP16 once, when it is stored; a gradient is added into the
-  velocity in float32, then rounded (v = half(v + sum));
+  velocity in float32, then rounded (v = half(v + sum)); a FULLY_CONNECTED weight gradient,
+  one product per element, is added as one fused FP16 multiply-add (v = half(v + dy * x),
+  rounded once: VFMA.F16 on the M55);
 - single FP16 operations: v *= momentum, the loss gradient *= 1/batch (half(x * half(f))) and
   the step w = half(w - half(lr) * v), fused (VFMA.F16 on the M55);
 - float32: the loss value and the softmax (train_expf_f32, as reference.expf32).
@@ -71,7 +73,11 @@ def sample(tg: TrainGraph, params, velocity, q: np.ndarray, label: int,
         d = ref32.backward_op(op, ref32.shaped(op, acts[k], "x"), ref32.shaped(op, d, "y"),
                               params, sums)
         for i in (op.weight, op.bias):
-            if i is not None and not op.alias:
+            if i is None or op.alias:
+                continue
+            if op.type == "FULLY_CONNECTED" and i == op.weight:   # exact products: one rounding
+                velocity[i][...] = (velocity[i].astype(np.float64) + sums[i]).astype(F16)
+            else:
                 velocity[i][...] = r16(velocity[i] + sums[i])
         if k > 0 and not op.alias:
             d = r16(d) * ref32.act_mask(ref32.shaped(op, acts[k], "x"), tg.act_of(op.x))
