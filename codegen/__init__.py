@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyrt import passes, planner, variants
+from tinyrt import passes, planner, regions, variants
 from tinyrt.errors import TinyrtError, UnsupportedOp
 from tinyrt.ir import Graph
 from tinyrt.ops import Buf, Call, op_module
@@ -168,6 +168,9 @@ def lower(graph: Graph, board: dict, strategy: str = "best", compute: str = "aut
             if step[0] == "call":
                 calls[step[1]] = step[2]
     plan = planner.plan(graph, scratch, alignment=align, strategy=strategy, stages=stages)
+    caps = regions.capacities(board)
+    if caps:   # the arena's region is small: the hottest buffers there, the rest beside
+        plan = regions.split(graph, plan, caps)
     layers = []
     for i in plan.order:
         op, call = graph.ops[i], calls[i]

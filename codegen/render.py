@@ -14,6 +14,8 @@ import numpy as np
 from tinyrt.ir import DTYPE_CTYPES
 from tinyrt.ops import Buf, Const, Region, Scratch
 
+from tinyrt.regions import locate
+
 from .render_stage import stage_context
 from tinyrt.paths import data_dir
 
@@ -100,7 +102,9 @@ def _io(lowered, indices: list[int]) -> list[dict]:
     for t in indices:
         tensor = g.t(t)
         q = tensor.quant
+        base, off = locate(plan, plan.tensor_offset(t))
         out.append({"name": tensor.name, "offset": plan.tensor_offset(t), "bytes": tensor.nbytes,
+                    "ptr": f"{base} + {off}",
                     "ctype": DTYPE_CTYPES[tensor.dtype], "dtype": tensor.dtype,
                     "shape": list(tensor.shape) or [1],
                     "scale": c_float(q.scale[0]) if q is not None else "0.0f",
@@ -146,6 +150,7 @@ def context(lowered) -> dict:
     io_ctype = lambda ts: (DTYPE_CTYPES[g.t(ts[0]).dtype]
                            if len({g.t(t).dtype for t in ts}) == 1 else "uint8_t")
     return {"model_name": g.name, "model_hash": lowered.model_hash, "arena_bytes": plan.arena_bytes,
+            "region_bytes": plan.regions if len(plan.regions) > 1 else [plan.arena_bytes],
             "board": lowered.board["id"], "alignment": max(16, plan.alignment),
             "inputs": _io(lowered, g.inputs), "outputs": _io(lowered, g.outputs),
             "inputs_preserved": int(plan.inputs_preserved(g.inputs)),
@@ -168,19 +173,24 @@ def _call_args(call, g, plan, weights, names, scratch_op: int, label) -> list[di
     return args
 
 
+def _arena_arg(plan, ctype: str, offset: int) -> dict:
+    """A pointer into the arena: the array of its memory region and the offset there."""
+    base, off = locate(plan, offset)
+    return {"kind": "arena", "ctype": ctype, "base": base, "offset": off}
+
+
 def _arg(a, g, plan, weights, const_names, op_index) -> dict:
     if isinstance(a, Buf):
         if a.tensor in weights:
             return {"kind": "flash", "name": weights[a.tensor]["name"]}
-        return {"kind": "arena", "ctype": DTYPE_CTYPES[g.t(a.tensor).dtype],
-                "offset": plan.tensor_offset(a.tensor)}
+        return _arena_arg(plan, DTYPE_CTYPES[g.t(a.tensor).dtype], plan.tensor_offset(a.tensor))
     if isinstance(a, Const):
         return {"kind": "flash", "name": const_names[a.name]}
     if isinstance(a, Scratch):
-        return {"kind": "arena", "ctype": "void", "offset": plan.scratch_offset(op_index) + a.offset}
+        return _arena_arg(plan, "void", plan.scratch_offset(op_index) + a.offset)
     if isinstance(a, Region):
-        return {"kind": "arena", "ctype": DTYPE_CTYPES[g.t(a.tensor).dtype],
-                "offset": plan.tensor_offset(a.tensor) + a.offset}
+        return _arena_arg(plan, DTYPE_CTYPES[g.t(a.tensor).dtype],
+                          plan.tensor_offset(a.tensor) + a.offset)
     if isinstance(a, (bool, np.bool_)):
         return {"kind": "literal", "text": "1" if a else "0"}
     if isinstance(a, (int, np.integer)):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from tinyrt.regions import locate
+
 from .reroll import affine, reroll
 
 _INT = re.compile(r"-?[0-9]+")
@@ -16,7 +18,7 @@ _INT = re.compile(r"-?[0-9]+")
 def _arg_text(a: dict) -> str:
     """What the template's arg() macro prints, for comparing arguments between rows."""
     if a["kind"] == "arena":
-        return f"({a['ctype']} *)(tinyrt_arena + {a['offset']})"
+        return f"({a['ctype']} *)({a['base']} + {a['offset']})"
     return a["name"] if a["kind"] == "flash" else a["text"]
 
 
@@ -47,15 +49,16 @@ def stage_context(lowered, code, render_args, prototypes) -> tuple[list[dict], l
     statements = []
     for step, args in rendered:
         if step[0] == "read":
+            base, dst = locate(lowered.plan, lowered.plan.tensor_offset(step[1]) + step[2])
             statements.append({"kind": "read", "input": lowered.graph.inputs.index(step[1]),
-                               "key": ("read", step[1]), "nums": [
-                                   step[3], step[4], lowered.plan.tensor_offset(step[1]) + step[2]]})
+                               "key": ("read", step[1], base), "base": base,
+                               "nums": [step[3], step[4], dst]})
         elif step[0] == "shift":
             if step[3] == 0:       # nothing kept: the next rows overwrite the dead ones
                 continue
-            base = lowered.plan.tensor_offset(step[1])
-            statements.append({"kind": "shift", "key": ("shift",),
-                               "nums": [base, base + step[2], step[3]]})
+            base, at = locate(lowered.plan, lowered.plan.tensor_offset(step[1]))
+            statements.append({"kind": "shift", "key": ("shift", base), "base": base,
+                               "nums": [at, at + step[2], step[3]]})
         else:
             w = wrappers[(step[1], step[2].kernel)]
             statements.append(_call_statement(w, [args[i] for i in w["vary"]]))
@@ -67,7 +70,7 @@ def _call_statement(wrapper: dict, args: list[dict]) -> dict:
     shapes, nums = [], []
     for a in args:
         if a["kind"] == "arena":
-            shapes.append(("arena", a["ctype"]))
+            shapes.append(("arena", a["ctype"], a["base"]))
             nums.append(a["offset"])
         elif a["kind"] == "literal" and _INT.fullmatch(a["text"]):
             shapes.append(("int",))
@@ -89,13 +92,14 @@ def _printable(item: dict) -> dict:
     if item["kind"] == "read":
         unsigned = lambda t: f"{t}u" if _INT.fullmatch(t) else f"(uint32_t)({t})"
         return {"kind": "read", "input": item["input"], "src": unsigned(next(nums)),
-                "bytes": unsigned(next(nums)), "dst": next(nums)}
+                "bytes": unsigned(next(nums)), "dst": next(nums), "base": item["base"]}
     if item["kind"] == "shift":
-        return {"kind": "shift", "dst": next(nums), "src": next(nums), "bytes": next(nums)}
+        return {"kind": "shift", "dst": next(nums), "src": next(nums), "bytes": next(nums),
+                "base": item["base"]}
     args = []
     for shape in item["key"][2]:
         if shape[0] == "arena":
-            args.append(f"({shape[1]} *)(tinyrt_arena + {next(nums)})")
+            args.append(f"({shape[1]} *)({shape[2]} + {next(nums)})")
         else:
             args.append(next(nums) if shape[0] == "int" else shape[1])
     return {"kind": "call", "layer": item["layer"], "fn": item["fn"], "args": args}

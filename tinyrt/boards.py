@@ -62,7 +62,9 @@ DEVICE = {
     "cpu": Key(str), "fpu": Key(str), "float_abi": Key(str, choices=("soft", "softfp", "hard")),
     "clock_hz": Key(int), "stack_bytes": Key(int),
     "memory": Key(dict, each=REGION),
-    "placement": Key(dict, schema={role: Key(str) for role in ROLES}),
+    # arena_overflow: where arena buffers go when the arena's region is full (tinyrt/regions.py)
+    "placement": Key(dict, schema={**{role: Key(str) for role in ROLES},
+                                   "arena_overflow": Key(str, False)}),
     "console": Key(dict, open=True, schema={"kind": Key(str), "base": Key(int, False)}),
     "counter": Key(dict, open=True, schema={
         "kind": Key(str), "unit": Key(str, choices=tuple(UNITS.values())), "base": Key(int, False),
@@ -246,6 +248,6 @@ def budgets(board: dict) -> dict[str, int]:
         return {"flash": 0, "sram": 0}
     mem, place = board["memory"], board["placement"]
     stored = {place["code"], place["weights"]}
-    live = {place["data"], place["arena"], place["stack"]}
+    live = {place["data"], place["arena"], place["stack"], place.get("arena_overflow", place["arena"])}
     return {"flash": sum(mem[n]["length"] for n in stored),
             "sram": sum(mem[n]["length"] for n in live)}

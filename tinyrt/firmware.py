@@ -294,7 +294,7 @@ def section_sizes(elf_path: str | os.PathLike) -> Sizes:
     for sec in elf.sections(elf_path):
         if not sec.alloc or sec.size == 0:
             continue
-        if sec.name == ".arena":
+        if sec.name in (".arena", ".arena1"):
             s.arena += sec.size
         elif sec.name == ".stack":
             s.stack += sec.size

@@ -42,6 +42,8 @@ class Plan:
     alignment: int
     strategy: str
     live_bytes: list[int] = field(default_factory=list)   # per step: sum of live buffer sizes
+    # arena bytes per memory region when the board spills the arena (tinyrt/regions.py)
+    regions: list[int] = field(default_factory=list)
 
     @property
     def peak_live_bytes(self) -> int:
