@@ -80,3 +80,16 @@ def test_a_two_region_arena_runs_bit_exact_on_qemu_m4(graph, tmp_path):
     r = deploy_device(str(path), two_region_board(), runs=2, quiet=True)
     assert r["bit_exact_runs"] == r["runs"] == 2
     assert r["memory"]["arena_bytes"] == codegen.lower(graph, two_region_board()).plan.arena_bytes
+
+
+def test_the_fit_check_counts_each_region_for_its_part_of_the_arena(graph):
+    from tinyrt import board_fit
+    lowered = codegen.lower(graph, two_region_board())
+    board_fit.check_plan(lowered, 0, "example")   # the fast region alone is too small: no error
+
+
+def test_an_arena_too_big_for_both_regions_is_refused_with_both_figures(graph):
+    board = two_region_board()
+    board["memory"]["sram"]["length"] = 12 * 1024
+    with pytest.raises(TinyrtError, match="does not fit its two regions"):
+        codegen.lower(graph, board)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from .errors import TinyrtError
 
-ROLES = ("code", "weights", "data", "arena", "stack")
+ROLES = ("code", "weights", "data", "arena", "arena_overflow", "stack")
 LABELS = {"code": "code", "weights": "weights", "data": "static data", "arena": "arena",
-          "stack": "stack"}
+          "arena_overflow": "arena (overflow)", "stack": "stack"}
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,10 @@ class Overflow:
 def plan_needs(lowered, input_copy_bytes: int = 0) -> dict[str, int]:
     """Bytes per role known from the plan: weights, arena, the board's stack and the input copy
     (static data); code is known only after the build."""
+    split = lowered.plan.regions if len(lowered.plan.regions) > 1 else [lowered.plan.arena_bytes, 0]
     return {"code": 0, "weights": lowered.weights_bytes(), "data": input_copy_bytes,
-            "arena": lowered.plan.arena_bytes, "stack": lowered.board.get("stack_bytes", 0)}
+            "arena": split[0], "arena_overflow": split[1],
+            "stack": lowered.board.get("stack_bytes", 0)}
 
 
 def built_needs(sizes, board: dict) -> dict[str, int]:
@@ -51,7 +53,7 @@ def overflows(board: dict, needs: dict[str, int]) -> list[Overflow]:
     out = []
     for name, region in board["memory"].items():
         parts = {role: needs.get(role, 0) for role in ROLES
-                 if board["placement"][role] == name and needs.get(role, 0)}
+                 if board["placement"].get(role) == name and needs.get(role, 0)}
         if sum(parts.values()) > region["length"]:
             out.append(Overflow(name, region["length"], sum(parts.values()), parts))
     return out

@@ -65,6 +65,7 @@ class Sizes:
     data: int = 0
     bss: int = 0
     arena: int = 0
+    arena_overflow: int = 0   # of which in the overflow region (.arena1, tinyrt/regions.py)
     stack: int = 0
     weights: int = 0
 
@@ -261,7 +262,8 @@ def _role_bytes(sizes: Sizes, board: dict) -> dict[str, int]:
     if place["data"] != place["code"]:
         code += sizes.data  # the .data image is stored with the code and copied at reset
     return {"code": code, "weights": sizes.weights, "data": sizes.data + sizes.bss,
-            "arena": sizes.arena, "stack": sizes.stack}
+            "arena": sizes.arena - sizes.arena_overflow, "arena_overflow": sizes.arena_overflow,
+            "stack": sizes.stack}
 
 
 def _overflow(link: subprocess.CompletedProcess, cmd: list[str], board: dict) -> None:
@@ -296,6 +298,8 @@ def section_sizes(elf_path: str | os.PathLike) -> Sizes:
             continue
         if sec.name in (".arena", ".arena1"):
             s.arena += sec.size
+            if sec.name == ".arena1":
+                s.arena_overflow += sec.size
         elif sec.name == ".stack":
             s.stack += sec.size
         elif sec.name == ".weights":
