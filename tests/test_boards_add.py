@@ -15,9 +15,11 @@ from tinyrt import boardgen, packs
 from tinyrt.boards import load_board
 from tinyrt.cli import main
 from tinyrt.device import deploy_device
+from tinyrt.errors import TinyrtError
 from tinyrt.examples import write_example
 
-# A Cortex-M4 whose memory map is QEMU mps2-an386's (4 MB at 0, 4 MB at 0x20000000), and others.
+# A Cortex-M4 whose memory map is QEMU mps2-an386's (4 MB at 0, 4 MB at 0x20000000), one with
+# netduinoplus2's (STM32F405: 1 MB flash at 0x08000000, 192 KB SRAM), and others.
 DEVICES = """
 <family Dfamily="Acme Series" Dvendor="Acme:999">
   <processor Dcore="Cortex-M4" Dfpu="SP_FPU" Dmpu="MPU" Dclock="25000000"/>
@@ -46,6 +48,11 @@ DEVICES = """
     <processor Dcore="Cortex-M55" Dfpu="DP_FPU" Ddsp="DSP" Dmve="FP_MVE" Dclock="400000000"/>
     <memory name="ROM" access="rx" start="0x00000000" size="0x00200000" startup="1" default="1"/>
     <memory name="RAM" access="rwx" start="0x20000000" size="0x00100000" default="1"/>
+  </device>
+  <device Dname="ACM4405">
+    <processor Dcore="Cortex-M4" Dfpu="SP_FPU" Dclock="168000000"/>
+    <memory id="IROM1" start="0x08000000" size="0x00100000" startup="1" default="1"/>
+    <memory id="IRAM1" start="0x20000000" size="0x00030000" default="1"/>
   </device>
   <device Dname="ACM0100">
     <processor Dcore="Cortex-M0+" Dfpu="NO_FPU" Dclock="48000000"/>
@@ -261,3 +268,59 @@ def test_remove_deletes_a_user_board_only(user, tmp_path, capsys):
     assert not (tmp_path / "boards" / "acme-m4q.toml").exists()
     code, _, err = tinyrt(capsys, "boards", "remove", "qemu-m4")
     assert code == 1 and "built-in boards cannot be removed" in err
+
+
+# --- the clock: the template's [clock] gives one clock; without it, the core's reset clock ------
+
+def test_clock_hz_the_template_runs_at_keeps_its_clock_table(user, capsys):
+    code, _, err = tinyrt(capsys, "boards", "add", "--device", "ACM7001", "--pack", user,
+                          "--console", "stm32_usart@0x40004800", "--clock-hz", 216_000_000)
+    assert code == 0, err
+    board = load_board("acm7001")
+    assert board["clock_hz"] == 216_000_000 and board["clock"]["pll"]["n"] == 216
+
+
+def test_clock_hz_at_the_reset_clock_leaves_out_the_clock_set_up(user, capsys):
+    code, out, err = tinyrt(capsys, "boards", "add", "--device", "ACM7001", "--pack", user,
+                            "--console", "stm32_usart@0x40004800", "--clock-hz", 16_000_000)
+    assert code == 0, err
+    board = load_board("acm7001")
+    assert board["clock_hz"] == 16_000_000 and "clock" not in board
+    assert "no [clock] (--clock-hz 16000000 is the reset clock)" in out
+
+
+def test_another_clock_hz_is_refused_with_what_to_do(user, tmp_path, capsys):
+    code, _, err = tinyrt(capsys, "boards", "add", "--device", "ACM7001", "--pack", user,
+                          "--console", "stm32_usart@0x40004800", "--clock-hz", 100_000_000)
+    assert code == 1 and "Traceback" not in err
+    assert ("error: --clock-hz 100,000,000: nucleo-f746zg's board layer runs the core at "
+            "216,000,000 Hz (its [clock] PLL) or, without [clock], at its reset clock "
+            "16,000,000 Hz") in err
+    assert "try: --clock-hz 16000000: no clock set-up" in err and "edit [clock]" in err
+    assert not (tmp_path / "boards" / "acm7001.toml").exists()
+
+
+def test_a_part_slower_than_the_templates_clock_stays_on_its_reset_clock():
+    template = load_board("nucleo-f746zg")   # its [clock]: 216 MHz from a 16 MHz reset clock
+    assert boardgen.clock_for(template, 100_000_000, None)[:2] == (16_000_000, False)
+    with pytest.raises(TinyrtError, match="above the part's maximum, 100,000,000 Hz"):
+        boardgen.clock_for(template, 100_000_000, 216_000_000)
+    # a faster part keeps the template's clock, within its rating
+    assert boardgen.clock_for(template, 480_000_000, None)[:2] == (216_000_000, True)
+
+
+@requires_qemu
+@requires_arm_gcc
+@pytest.mark.qemu
+def test_a_board_at_its_reset_clock_runs_and_reports_that_clock(user, tmp_path, capsys):
+    """netduinoplus2's template has a [clock] whose HSE wait times out under QEMU; without it the
+    STM32 board layer starts no clock and reports the reset clock it was told: reached."""
+    code, _, err = tinyrt(capsys, "boards", "add", "--device", "ACM4405", "--pack", user,
+                          "--qemu", "netduinoplus2", "--clock-hz", 16_000_000)
+    assert code == 0, err
+    board = load_board("acm4405")
+    assert "clock" not in board
+    report = deploy_device(str(write_example(tmp_path)), board, runs=2, quiet=True)
+    assert report["bit_exact_runs"] == report["runs"] == 2
+    assert report["clock"] == {"rated_hz": 16_000_000, "running_hz": 16_000_000,
+                               "reached": True, "note": None}

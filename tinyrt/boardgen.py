@@ -188,11 +188,12 @@ def generate(device: dict, board_id: str, console: str | None = None,
     if machine:
         check_machine(device, memory, template)
     stack = min(template["stack_bytes"], memory["sram"]["length"] // 4 // 8 * 8)
+    hz, keep_clock, clock_notes = clock_for(template, device["clock_hz"], clock_hz)
     board = {
         "id": board_id, "description": _description(device, isa_keys, memory),
         "kind": template["kind"], "features": isa_keys["features"], "cpu": cpu,
         "fpu": isa_keys["fpu"], "float_abi": isa_keys["float_abi"],
-        "clock_hz": clock_hz or template["clock_hz"], "stack_bytes": stack, "alignment": 8,
+        "clock_hz": hz, "stack_bytes": stack, "alignment": 8,
         "memory": memory,
         "placement": {"code": "flash", "weights": "flash", "data": "sram", "arena": "sram",
                       "stack": "sram"},
@@ -204,17 +205,52 @@ def generate(device: dict, board_id: str, console: str | None = None,
     board["console"].update(console_keys)
     board["firmware"].pop("linker_script", None)  # the template's script is for its memory
     board["flash"] = copy.deepcopy(template["flash"]) if machine else _pyocd(device)
-    clock = device["clock_hz"]
-    if clock and board["clock_hz"] > clock:
-        notes.append(f"clock_hz {board['clock_hz']:,} is above the part's maximum: set --clock-hz")
-    notes = [f"console, counter, board layer and clock from built-in board {template['id']}",
-             f"clock_hz {board['clock_hz']:,}: the clock {template['id']}'s board layer runs the "
-             f"core at (the PDSC's maximum, Dclock, is "
-             f"{f'{clock:,} Hz' if clock else 'not given'}; --clock-hz sets another)"] \
-        + mem_notes + notes
+    if not keep_clock:
+        board.pop("clock", None)
+    notes = [f"console, counter, board layer and clock from built-in board {template['id']}"] \
+        + clock_notes + mem_notes + notes
     if cpu == "cortex-m85":
         notes.append("a Cortex-M85 needs arm-none-eabi-gcc 13 or later")
     return {"board": board, "template": template["id"], "notes": notes}
+
+
+def clock_for(template: dict, part_max: int | None, asked: int | None) -> tuple[int, bool, list]:
+    """The board's ``clock_hz``, whether it keeps the template's ``[clock]``, and notes.
+
+    A ``[clock]`` table sets up exactly one clock (its PLL's, for the template's part); without
+    one the firmware leaves the core on its reset clock and reports that (firmware/clock.h). So a
+    generated board runs at the template's clock with its ``[clock]``, or at the reset clock
+    without: when asked to (``--clock-hz`` = the reset clock) or when the template's clock is
+    above the part's maximum (``Dclock``), which its PLL values would overclock."""
+    tid, rated, tree = template["id"], template["clock_hz"], template.get("clock")
+    told = f"{part_max:,} Hz" if part_max else "not given"
+    if tree is None:   # a layer that sets up no clock (the mps2 machines): clock_hz is only told
+        hz = asked or rated
+        notes = [f"clock_hz {hz:,} (the PDSC's maximum, Dclock, is {told})"]
+        if part_max and hz > part_max:
+            notes.append(f"clock_hz {hz:,} is above the part's maximum: set --clock-hz")
+        return hz, False, notes
+    reset, over = tree["reset_hz"], bool(part_max) and rated > part_max
+    hz = asked or (reset if over else rated)
+    if hz == rated and not over:
+        return hz, True, [f"clock_hz {hz:,}: {tid}'s [clock] sets it up (the PDSC's maximum, "
+                          f"Dclock, is {told}; --clock-hz {reset} keeps the reset clock)"]
+    if hz == reset:
+        why = (f"{tid}'s [clock] ({rated:,} Hz) is above the part's maximum, {told}"
+               if over and asked is None else f"--clock-hz {hz} is the reset clock")
+        return hz, False, [f"clock_hz {hz:,}: no [clock] ({why}): the firmware leaves the core "
+                           f"on its reset clock, which INFO reports; a [clock] table for the "
+                           f"part sets a faster one (docs/boards.md, Clocks)"]
+    raise TinyrtError(
+        f"--clock-hz {hz:,}: {tid}'s board layer runs the core at "
+        + (f"its reset clock, {reset:,} Hz: its [clock] ({rated:,} Hz) is above the part's "
+           f"maximum, {told}" if over else
+           f"{rated:,} Hz (its [clock] PLL) or, without [clock], at its reset clock {reset:,} Hz")
+        + "; another clock needs a [clock] table that gives it",
+        [f"--clock-hz {reset}: no clock set-up, the core stays on its reset clock"]
+        + ([] if over else [f"leave out --clock-hz ({rated:,} Hz), then edit [clock] in the "
+                            f"written file so its PLL gives your clock, and clock_hz to match "
+                            f"(docs/boards.md, Clocks; `tinyrt boards` checks the two agree)"]))
 
 
 def _pyocd(device: dict) -> dict:
