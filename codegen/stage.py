@@ -232,6 +232,21 @@ def _split(graph, arena, stages, peak_op, plan, order, budget, memo):
 def choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
            patch: str = "auto", read: tuple[int, ...] = (),
            budget: float = MAX_OVERHEAD) -> list[stream.Stage]:
+    """``_choose`` within ``budget``; a budget wider than the default is searched at the default
+    too and the smaller arena kept (the search is greedy: more strips allowed early can end in
+    a worse plan), so allowing more extra MACs never costs memory."""
+    stages = _choose(graph, scratch, alignment, strategy, patch, read, budget)
+    if budget <= MAX_OVERHEAD or patch == "off" or patch.startswith("@"):
+        return stages
+    narrow = _choose(graph, scratch, alignment, strategy, patch, read, MAX_OVERHEAD)
+    order = planner.schedule(graph)
+    arena = lambda sts: _arena(graph, scratch, alignment, strategy, sts, order).arena_bytes
+    return narrow if arena(narrow) < arena(stages) else stages
+
+
+def _choose(graph: Graph, scratch: dict[int, int], alignment: int, strategy: str,
+            patch: str = "auto", read: tuple[int, ...] = (),
+            budget: float = MAX_OVERHEAD) -> list[stream.Stage]:
     """The streamed stages of the plan with the smallest arena found: while the plan's peak
     step is not streamed, the stage around it (starting at most WINDOW ops before it) that
     lowers the arena most is added; none when streaming does not help or ``patch`` is "off".

@@ -64,3 +64,10 @@ def test_several_stages_with_strips_run_bit_exact_on_device(board, tmp_path):
     r = deploy_device(str(path), {**load_board(board), "stream_input": True, "max_overhead": 0.3},
                       runs=2, quiet=True)
     assert r["bit_exact_runs"] == r["runs"] == 2
+
+
+def test_allowing_more_extra_macs_never_costs_memory():
+    graph = small_imagenet_style()
+    arenas = [codegen.lower(graph, {**M4, "stream_input": True, "max_overhead": b}).plan.arena_bytes
+              for b in (0.15, 0.3, 0.5)]
+    assert arenas[0] >= arenas[1] >= arenas[2], arenas
