@@ -170,8 +170,11 @@ def linker_script(board: dict) -> str:
     regions = [{"name": name, "origin": f"{r['origin']:#010x}", "length": f"{r['length']:#x}",
                 "access": r.get("access", "rwx")} for name, r in board["memory"].items()]
     entry = "tr_entry" if board["firmware"].get("entry_stub") else "Reset_Handler"
+    # the board file it came from: boards/ID.toml if built in, else its path (a user board)
+    file = Path(board.get("dir", data_dir("boards"))) / f"{board['id']}.toml"
+    source = f"boards/{file.name}" if file.parent == data_dir("boards") else str(file)
     return env.get_template("linker.ld.j2").render(
-        id=board["id"], regions=regions, placement=board["placement"],
+        id=board["id"], source=source, regions=regions, placement=board["placement"],
         stack_bytes=board["stack_bytes"], entry=entry)
 
 
