@@ -314,15 +314,13 @@ def session(prepared, options):
 @contextlib.contextmanager
 def serving(board: dict, built, options):
     """The built firmware running; yields its port (``options.port``: already running there)."""
-    from . import flash, hostdevice, qemu
+    from . import hostdevice, pipeline, qemu
     if options.port is not None:
         yield options.port
         return
-    if board["kind"] not in ("host", "qemu"):
-        flash.flash(board, built.path, built.firmware.uf2 if built.firmware else None)
-        raise TinyrtError(f"{board['id']} was flashed with the EEMBC firmware; its serial port is "
-                          "needed to go on", [f"tinyrt deploy MODEL --board {board['id']} "
-                                              "--protocol eembc --port /dev/ttyACM0"])
+    if board["kind"] not in ("host", "qemu"):   # a real board: flashed, then its probe's port
+        yield pipeline.BoardTarget(board).flash_and_locate(built, options).port
+        return
     start = (lambda: hostdevice.start(built.path)) if board["kind"] == "host" else \
         (lambda: qemu.start(board, built.path))
     with start() as process:

@@ -1,6 +1,6 @@
-"""`tinyrt monitor [MODEL] --board B [--port P]`: attach to a running board (or, given a model and
-no port, build and start it), print INFO, then live latency per invoke, like a serial monitor
-with measurements. One input is set once; every invoke's output is read back and, given the
+"""`tinyrt monitor [MODEL] --board B [--port P]`: attach to a running board (without --port, a
+real board's is found from its probe's USB ids) or, given a model and no port, build and start
+it; print INFO, then live latency per invoke, like a serial monitor with measurements. One input is set once; every invoke's output is read back and, given the
 model, compared with tflite-runtime's."""
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def register(sub) -> None:
     p.add_argument("model", nargs="?", help="the .tflite the board runs: checks its outputs; "
                                             "without --port the board is built and started")
     add_board(p)
-    p.add_argument("--port", help="serial port or pyserial URL (socket://127.0.0.1:PORT)")
+    p.add_argument("--port", help="serial port or pyserial URL (socket://127.0.0.1:PORT); "
+                                  "a real board's is found from its probe without it")
     p.add_argument("--count", type=int, default=0, help="stop after this many invokes (default: run until Ctrl-C)")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between invokes")
     p.add_argument("--seed", type=int, default=0, help="seed of the input (default 0)")
@@ -33,10 +34,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = load_board(args.board)
-    if not args.port and not args.model:
+    if not args.port and not args.model and board["kind"] != "mcu":   # a real board: its probe's
         raise TinyrtError("monitor needs the board's serial port, or the model to start it with",
-                          ["--port /dev/ttyACM0 for a real board",
-                           f"for QEMU: `tinyrt flash DIR --board {board['id']}` prints the socket:// URL",
+                          [f"for QEMU: `tinyrt flash DIR --board {board['id']}` prints the socket:// URL",
                            f"tinyrt monitor MODEL --board {board['id']} builds and starts it"])
     opts = options(args, quiet=True, runs=1)
     with _device(args.model, board, opts) as (dev, prepared):
@@ -47,9 +47,10 @@ def run(args) -> int:
 
 @contextlib.contextmanager
 def _device(model, board: dict, opts):
-    """(device, prepared model or None): the board at --port, or the model built and started."""
+    """(device, prepared model or None): the board running at --port (a real board's found on
+    its probe without it), or the model built and started."""
     prepared = pipeline.prepare(model, board, opts) if model else None
-    if opts.port is None:
+    if opts.port is None and model:
         with pipeline.session(model, board, opts, prepared) as s:
             yield s.device, prepared
         return

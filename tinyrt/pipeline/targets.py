@@ -137,15 +137,36 @@ class BoardTarget(QemuTarget):
                                  extra_cflags=[*input_copy_flags(input_copy), *options.extra_cflags])
         return cmds + flash.commands(self.board, out / "firmware.elf", probe=options.probe)
 
+    def flash_and_locate(self, built: Built, options: DeployOptions) -> DeployOptions:
+        """Flash ``built`` (through ``options.probe``); the options with the flashed board's
+        console port. Every flow that flashes a real board goes through here (deploy, monitor,
+        ``--protocol eembc``)."""
+        step(f"flashing {self.board['id']} ({self.board['flash']['method']})", not options.quiet)
+        done = flash.flash(self.board, built.path, built.firmware.uf2 if built.firmware else None,
+                           probe=options.probe, quiet=options.quiet)
+        # a freshly reset probe leaves the USB bus for a moment: its port is polled for
+        return self.locate(options, done.unique_id, wait_s=5.0)
+
+    def locate(self, options: DeployOptions, unique_id: str | None = None,
+               wait_s: float = 0.0) -> DeployOptions:
+        """The options with the board's console port: ``options.port`` when given, else the
+        port of the probe ``unique_id`` or the only one of the board's probe kinds."""
+        if options.port is not None:
+            return options
+        port = ports.find_board_port(self.board, unique_id, wait_s=wait_s)
+        step(f"{self.board['id']}'s console is {port}", not options.quiet)
+        return options.with_(port=port)
+
+    @contextlib.contextmanager
+    def attach(self, options: DeployOptions):
+        """The board already running, at ``options.port`` or found on its probe's port."""
+        with super().attach(self.locate(options)) as device:
+            yield device
+
     @contextlib.contextmanager
     def start(self, built: Built, options: DeployOptions):
         if options.port is None:
-            step(f"flashing {self.board['id']} ({self.board['flash']['method']})", not options.quiet)
-            done = flash.flash(self.board, built.path, built.firmware.uf2 if built.firmware else None,
-                               probe=options.probe, quiet=options.quiet)
-            port = ports.find_board_port(self.board, done.unique_id, wait_s=5.0)
-            step(f"{self.board['id']} flashed; its console is {port}", not options.quiet)
-            options = options.with_(port=port)
+            options = self.flash_and_locate(built, options)
         with self.attach(options) as device:
             yield device
 
