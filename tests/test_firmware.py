@@ -66,7 +66,7 @@ def test_vector_table_holds_the_stack_top_and_reset_handler(built, board_id):
     assert reset & 1, "Thumb bit set on the reset vector"
 
 
-def test_rpi_pico_gets_a_ram_uf2_image(built):
+def test_rpi_pico_gets_a_flash_uf2_image(built):
     fw, _ = built("rpi-pico")
     blob = fw.uf2.read_bytes()
     assert len(blob) % 512 == 0 and blob
@@ -74,10 +74,10 @@ def test_rpi_pico_gets_a_ram_uf2_image(built):
         magic0, magic1, flags, addr, size, n, total, family = \
             (int.from_bytes(blob[off + 4 * i:off + 4 * i + 4], "little") for i in range(8))
         assert (magic0, magic1, size, family) == (0x0A324655, 0x9E5D5157, 256, 0xE48BFF56)
-        assert addr % 256 == 0 and 0x20000000 <= addr < 0x20040000
+        assert addr % 256 == 0 and 0x10000000 <= addr < 0x10200000
         assert n == off // 512 and total == len(blob) // 512
     first = int.from_bytes(blob[12:16], "little")
-    assert first == 0x20000000, "the boot ROM starts a RAM image at its first byte: the entry stub"
+    assert first == 0x10000000, "the flash starts with the boot stage 2 (tests/test_boot2.py)"
 
 
 def test_build_commands_use_the_board_cpu_and_float_abi(tmp_path):
@@ -136,19 +136,19 @@ def test_a_directory_without_a_generated_model_is_refused(tmp_path):
 
 
 def test_weights_too_big_for_the_board_name_the_region_and_overflow(tmp_path):
-    # 600 x 500 int8 weights = 300 KB: more than the Pico's 256 KB of SRAM it runs from.
+    # 600 x 500 int8 weights = 300 KB: more than the nRF51's 256 KB of flash.
     rng = __import__("numpy").random.default_rng(0)
     m = ModelBuilder()
     x = m.input((1, 500), scale=0.05, zero_point=0)
     w = m.const(rand_int8(rng, (600, 500)), "int8", scale=0.01, zero_point=0)
     y = m.tensor((1, 600), scale=0.1, zero_point=0)
     m.op("FULLY_CONNECTED", [x, w, -1], [y], activation="NONE", keep_num_dims=False)
-    board = load_board("rpi-pico")
+    board = load_board("qemu-nrf51")
     write_project(m.graph([y]), board, tmp_path)
     with pytest.raises(firmware.FirmwareTooLarge) as e:
         firmware.build(tmp_path, board)
-    assert e.value.region == "sram" and e.value.overflow > 40_000
-    assert "does not fit board rpi-pico" in e.value.message and "weights" in e.value.message
+    assert e.value.region == "flash" and e.value.overflow > 40_000
+    assert "does not fit board qemu-nrf51" in e.value.message and "weights" in e.value.message
 
 
 def test_arena_too_big_for_the_board_suggests_patch_based_planning(tmp_path):

@@ -168,7 +168,7 @@ def test_a_bin_becomes_512_byte_uf2_blocks_of_256_payload_bytes_with_the_family_
         assert (start0, start1, struct.unpack_from("<I", block, 508)[0]) == \
             (UF2_MAGIC_START0, UF2_MAGIC_START1, UF2_MAGIC_END)
         assert flags == 0x00002000 and family == RP2040   # familyID present
-        assert (addr, size, number, total) == (0x20000000 + 256 * n, 256, n, 3)
+        assert (addr, size, number, total) == (0x10000000 + 256 * n, 256, n, 3)   # its flash
         assert block[32:288] == data[256 * n: 256 * (n + 1)].ljust(256, b"\0")
         assert block[288:508] == bytes(220)
 

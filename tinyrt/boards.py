@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import clock
+from . import boot2, clock
 from .errors import TinyrtError
 from .paths import data_dir
 
@@ -71,7 +71,8 @@ DEVICE = {
         "tick_hz": Key(int, False), "instructions_per_tick": Key((int, float), False)}),
     "firmware": Key(dict, schema={
         "sources": Key(list), "linker_script": Key(str, False), "entry_stub": Key(bool, False),
-        "irqs": Key(int, False), "defines": Key(dict, False, open=True)}),
+        "irqs": Key(int, False), "defines": Key(dict, False, open=True),
+        "boot2": Key(str, False, choices=tuple(boot2.CHIPS))}),   # RP2040: tinyrt/boot2.py
     "flash": Key(dict, open=True, schema={"method": Key(str, choices=tuple(FLASH_METHODS))}),
     "serial": Key(dict, schema=SERIAL),
     # checked on its own, with the clock_hz it must give: tinyrt/clock.py
@@ -203,6 +204,7 @@ def _check_device(board: dict, where: str) -> None:
         raise TinyrtError(f"{where}: a qemu board needs counter.instructions_per_tick")
     _check_cpu_features(board, where)
     clock.check(board, where)
+    boot2.check(board, where)
     has_fpu = board["fpu"] != "none"
     if has_fpu != ("fpu" in board["features"]) or (not has_fpu and board["float_abi"] != "soft"):
         raise TinyrtError(f"{where}: fpu = '{board['fpu']}', float_abi = '{board['float_abi']}' "

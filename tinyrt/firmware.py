@@ -21,7 +21,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, clock, elf
+from . import __version__, boot2, clock, elf
 from .errors import TinyrtError
 from .paths import data_dir
 
@@ -175,7 +175,7 @@ def linker_script(board: dict) -> str:
     source = f"boards/{file.name}" if file.parent == data_dir("boards") else str(file)
     return env.get_template("linker.ld.j2").render(
         id=board["id"], source=source, regions=regions, placement=board["placement"],
-        stack_bytes=board["stack_bytes"], entry=entry)
+        stack_bytes=board["stack_bytes"], entry=entry, boot2=boot2.chip(board) is not None)
 
 
 def commands(project_dir: str | os.PathLike, board: dict, out_dir: str | os.PathLike,
@@ -187,6 +187,7 @@ def commands(project_dir: str | os.PathLike, board: dict, out_dir: str | os.Path
     training = is_training(project)
     units = [(project / s, MODEL_OPT) for s in MODEL_SOURCES + ((TRAIN_SOURCE,) if training else ())]
     units += [(fw_dir / s, FIRMWARE_OPT) for s in board["firmware"]["sources"]]
+    units += [(src, FIRMWARE_OPT) for src in boot2.sources(board)]   # firmware.boot2 (RP2040)
     units += [(p, FIRMWARE_OPT) for p in apps + ([fw_dir / TRAIN_APP] if training else [])]
     base = [cc, *cpu_flags(board), *CFLAGS, *(f"-D{k}={v}" for k, v in defines(board, profile).items()),
             "-I", str(project), "-I", str(fw_dir), *(["-DTINYRT_TRAINING=1"] if training else []),
@@ -231,6 +232,8 @@ def build(project_dir: str | os.PathLike, board: dict, out_dir: str | os.PathLik
     if link.returncode != 0:
         _overflow(link, cmds[-1], board)
         _check(link, cmds[-1], "link")
+    if boot2.chip(board):   # the boot ROM's CRC over the linked stage, written into the ELF
+        boot2.write_checksum(out / "firmware.elf")
     fw = Firmware(board["id"], out / "firmware.elf", out / "firmware.map", out / "linker.ld",
                   section_sizes(out / "firmware.elf"), cmds)
     if board["flash"]["method"] == "uf2":
