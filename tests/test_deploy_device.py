@@ -89,7 +89,7 @@ def big_activation_model(tmp_path):
 def test_model_too_big_for_the_board_names_the_budget_and_the_overflow(tmp_path):
     proc = tinyrt("build", big_activation_model(tmp_path), "--board", "nucleo-f746zg", "-o", tmp_path / "p")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "does not fit" in proc.stderr and "'sram'" in proc.stderr and "arena" in proc.stderr
+    assert "does not fit" in proc.stderr and "'dtcm'" in proc.stderr and "arena" in proc.stderr
     assert "patch-based" in proc.stderr
     assert "biggest activations" in proc.stderr and "[1, 300, 300, 4] 360,000 B" in proc.stderr
 

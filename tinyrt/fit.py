@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codegen
 
+from . import regions
 from .boards import budgets
 from .errors import TinyrtError
 from .progress import step
@@ -25,17 +26,18 @@ def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False,
     A plan the user chose (``board["patch"]``) is kept as it is. ``board["sram_budget"]``
     (`--sram-budget`) replaces the board's SRAM as the budget (the host then has one too).
     ``input_copy`` (the deploy's ``--input-copy``) counts the firmware's copy of the input."""
-    lowered = codegen.lower(graph, board, strategy, compute=compute)
+    lowered, too_big = _lower(graph, board, strategy, compute)
     budget = board.get("sram_budget") or (budgets(board)["sram"] if board["kind"] != "host" else 0)
     if not budget or board.get("patch"):
-        return lowered
+        return _split_or_raise(lowered, too_big)
     stack = board.get("stack_bytes", 0)
     need = lowered.plan.arena_bytes + stack + _copy_bytes(lowered, input_copy)
     if need <= budget:
-        return lowered
-    streamed = codegen.lower(graph, {**board, "patch": "auto"}, strategy, compute=compute)
+        return _split_or_raise(lowered, too_big)
+    streamed, streamed_too_big = _lower(graph, {**board, "patch": "auto"}, strategy, compute)
     streamed_need = streamed.plan.arena_bytes + stack + _copy_bytes(streamed, input_copy)
     if streamed_need <= budget:
+        _split_or_raise(streamed, streamed_too_big)
         step(f"{graph.name} needs {need:,} B of SRAM layer by layer, more than the "
              f"{budget:,} B budget of {board['id']}: its first layers are streamed row by row "
              f"(--patch auto), {streamed_need:,} B", not quiet)
@@ -55,6 +57,21 @@ def fit_to_board(graph, board: dict, compute: str = "auto", quiet: bool = False,
          "a board with more SRAM (`tinyrt boards`)", "a smaller model or a lower resolution",
          f"`tinyrt plan MODEL --board {board['id']} --patch auto --plot plan.png` shows where "
          "the memory goes"])
+
+
+def _lower(graph, board: dict, strategy: str, compute: str):
+    """(lowered, None), or, when the plan does not fit the board's two arena regions
+    (``placement.arena_overflow``), (the plan in one region, for its figures, the error)."""
+    try:
+        return codegen.lower(graph, board, strategy, compute=compute), None
+    except regions.ArenaTooBig as e:
+        return codegen.lower(graph, regions.one_region(board), strategy, compute=compute), e
+
+
+def _split_or_raise(lowered, too_big):
+    if too_big is not None:
+        raise too_big
+    return lowered
 
 
 def _copy_text(lowered, input_copy: str) -> str:

@@ -21,6 +21,18 @@ from .packing import pack_best, pack_quick
 ARENAS = ("tinyrt_arena", "tinyrt_arena_1")   # the C arrays of the two regions
 
 
+class ArenaTooBig(TinyrtError):
+    """The plan's buffers do not fit the arena's two regions (tinyrt/fit.py then tries
+    streaming the first layers)."""
+
+
+def one_region(board: dict) -> dict:
+    """``board`` with its whole arena in ``placement.arena``: a plan's figures when the two
+    regions cannot hold it."""
+    place = {k: v for k, v in board["placement"].items() if k != "arena_overflow"}
+    return {**board, "placement": place}
+
+
 def capacities(board: dict) -> list[int] | None:
     """Arena bytes of the fast region and of the overflow one, or None for one region. The
     stack is taken out of the region that holds it; static data must live elsewhere (the board
@@ -63,7 +75,7 @@ def split(graph: Graph, plan, caps: list[int]):
     first = -(-pack_best(fast, align) // align) * align if fast else 0
     second = pack_best(slow, align) if slow else 0
     if first > caps[0] or second > caps[1]:
-        raise TinyrtError(f"the arena does not fit its two regions: {first:,} + {second:,} B "
+        raise ArenaTooBig(f"the arena does not fit its two regions: {first:,} + {second:,} B "
                           f"against {caps[0]:,} + {caps[1]:,} B",
                           ["patch-based planning (--patch auto) shrinks the arena"])
     for b in slow:

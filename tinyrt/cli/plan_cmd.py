@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import codegen
 
-from .. import planner
+from .. import planner, regions
 from ..boards import load_board
 from ..frontend import read_tflite
 from ..fit import fit_to_board
@@ -41,12 +41,27 @@ def plan_report(lowered) -> dict:
                       "kernel": layer.kernel or "alias", "variant": layer.variant})
     return {"model": g.name, "board": lowered.board["id"], "strategy": plan.strategy,
             "arena_bytes": plan.arena_bytes, "peak_live_bytes": plan.peak_live_bytes,
+            "arena_regions": arena_regions(lowered),
             "layer_lower_bound_bytes": planner.layer_lower_bound(g),
             "stages": [stage_report(lowered.graph, code) for code in lowered.stages],
             "alignment": plan.alignment, "steps": steps,
             "buffers": [{"tensors": b.tensors, "bytes": b.size, "offset": b.offset,
                          "first": b.first, "last": b.last, "scratch_of": b.scratch_of}
                         for b in plan.buffers]}
+
+
+def arena_regions(lowered) -> list[dict]:
+    """The memory regions the arena is in, with its bytes there and, on a board that spills it
+    (``placement.arena_overflow``), what each region can hold of it (tinyrt/regions.py)."""
+    place, plan = lowered.board.get("placement"), lowered.plan
+    caps = regions.capacities(lowered.board)
+    if not place:
+        return []
+    if caps is None:
+        return [{"region": place["arena"], "arena_bytes": plan.arena_bytes}]
+    split = [*(plan.regions or [plan.arena_bytes]), 0][:2]
+    return [{"region": name, "arena_bytes": n, "capacity_bytes": cap}
+            for name, n, cap in zip((place["arena"], place["arena_overflow"]), split, caps)]
 
 
 def stage_report(g, code) -> dict:
@@ -73,8 +88,11 @@ def format_plan(report: dict) -> str:
         + (f"{st['column_strips']} column strips, {100 * st['mac_overhead']:.1f} % more MACs; "
            if st["column_strips"] > 1 else "no extra MACs; ")
         + f"{st['shifted_bytes']:,} B shifted per inference" for st in report["stages"])
+    spread = report["arena_regions"]
+    where = "" if len(spread) < 2 else "\narena by region (the hottest buffers first): " + ", ".join(
+        f"{r['region']} {r['arena_bytes']:,} of {r['capacity_bytes']:,} B" for r in spread)
     return (f"{body}\n\narena {report['arena_bytes']:,} B   peak live {report['peak_live_bytes']:,} B"
-            f"   layer-wise lower bound {report['layer_lower_bound_bytes']:,} B{stage}")
+            f"   layer-wise lower bound {report['layer_lower_bound_bytes']:,} B{where}{stage}")
 
 
 def run(args) -> int:
