@@ -10,7 +10,6 @@ from tinyrt import firmware, qemu
 from tinyrt.boards import load_board
 from tinyrt.errors import TinyrtError
 from tinyrt.link import Device
-from tinyrt.paths import data_dir
 from tinyrt.reference import random_inputs
 
 from firmware_project import FIRMWARE_TESTS, requires_arm_gcc, requires_qemu, small_model, write_project
@@ -75,7 +74,9 @@ def test_a_stack_with_room_for_the_guard_band_passes(project, tmp_path, stack_us
 
 
 def test_arena_canaries_report_a_write_past_the_arena(project, tmp_path):
-    app = [FIRMWARE_TESTS / "arena_overrun_main.c", data_dir("firmware") / "protocol.c"]
+    # the protocol server as every firmware has it, under a main that overruns the arena
+    server = [src for src in firmware.app_sources() if src.name != "main.c"]
+    app = [FIRMWARE_TESTS / "arena_overrun_main.c", *server]
     with pytest.raises(TinyrtError) as e:
         run_once(project, tmp_path, load_board("qemu-m4"), app_sources=app,
                  extra_cflags=["-DTINYRT_ARENA_CANARY"])

@@ -12,6 +12,8 @@ import pytest
 from tinyrt import protocol as p
 
 HEADER = Path(__file__).resolve().parents[1] / "firmware" / "protocol.h"
+# The server's framing half sizes its buffers from the header's constants (not wire constants).
+FRAME_HEADER = HEADER.with_name("protocol_frame.h")
 
 # C name -> the Python value it must equal. Commands and error codes are added from the enums.
 SCALARS = {
@@ -38,11 +40,13 @@ BUILD_OPTIONS = {"TR_PROTO_INPUT_COPY"}
 
 
 def _value(expr: str, known: dict[str, int]) -> int:
-    """An integer constant expression of numbers, earlier names, + - * and parentheses."""
+    """An integer constant expression of numbers, earlier names, + - * / and parentheses (C's
+    division of non-negative integers: Python's //)."""
     expr = re.sub(r"\b([0-9]+|0x[0-9a-fA-F]+)[uUlL]*\b", r"\1", expr.strip())
-    if not re.fullmatch(r"[\w\s+\-*()]+", expr):
+    if not re.fullmatch(r"[\w\s+\-*/()]+", expr):
         raise ValueError(f"cannot evaluate {expr!r}")
-    return eval(re.sub(r"\b[A-Z_][A-Z0-9_]*\b", lambda m: str(known[m.group()]), expr), {})
+    expr = re.sub(r"\b[A-Z_][A-Z0-9_]*\b", lambda m: str(known[m.group()]), expr)
+    return eval(expr.replace("/", "//"), {})
 
 
 def parse_header(text: str) -> dict[str, dict[str, int]]:
@@ -111,3 +115,18 @@ def test_a_drifted_header_is_caught(edit, drifted):
         except AssertionError:
             failed += 1
     assert failed >= 1
+
+
+@pytest.mark.parametrize("max_payload", [p.MAX_PAYLOAD_LOWEST, p.DEFAULT_MAX_PAYLOAD, p.MAX_PAYLOAD_HIGHEST])
+def test_the_frame_buffers_hold_the_longest_frame_python_sends(max_payload):
+    """The response buffer holds a whole body of the largest payload, the receive buffer its COBS
+    encoding at its longest (a body without a zero byte), at any -DTR_PROTO_MAX_PAYLOAD."""
+    default = f"#define TR_PROTO_MAX_PAYLOAD {p.DEFAULT_MAX_PAYLOAD}\n"
+    text = HEADER.read_text()
+    assert default in text
+    text = text.replace(default, f"#define TR_PROTO_MAX_PAYLOAD {max_payload}\n")
+    d = parse_header(text + FRAME_HEADER.read_text())["define"]
+    body = p.frame_body(p.Frame(p.Command.PING, 1, bytes([1]) * max_payload))
+    assert d["TR_FRAME_BODY_MAX"] == len(body)
+    assert d["TR_FRAME_RX_MAX"] >= len(p.cobs_encode(bytes([1]) * len(body)))
+    assert d["TR_FRAME_BUFFER_BYTES"] == d["TR_FRAME_RX_MAX"] + d["TR_FRAME_BODY_MAX"]

@@ -27,7 +27,7 @@ from .paths import data_dir
 
 TOOLCHAIN = "arm-none-eabi-gcc"
 INSTALL_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
-APP_SOURCES = ("main.c", "protocol.c")
+APP_SOURCES = ("main.c", "protocol.c", "protocol_frame.c")
 MODEL_SOURCES = ("model.c", "model_weights.c")
 # A training project (tinyrt.train.generate) adds model_train.c; the firmware then also compiles
 # firmware/train.c (the TRAIN_* commands) with -DTINYRT_TRAINING=1.

@@ -26,7 +26,7 @@ from .errors import TinyrtError
 from .paths import data_dir
 
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-O1", "-g"]
-PROTOCOL_SOURCES = ["main.c", "protocol.c"]
+PROTOCOL_SOURCES = ["main.c", "protocol.c", "protocol_frame.c"]
 
 
 def firmware_sources(board: dict, app_sources: list[Path] | None = None) -> list[Path]:
