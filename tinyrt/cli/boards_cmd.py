@@ -11,8 +11,8 @@ import tomllib
 from pathlib import Path
 
 from .. import boardgen, firmware, packs
-from ..boards import (builtin_board_files, load_board, user_board_files, user_boards_dir,
-                      validate)
+from ..boards import (budgets, builtin_board_files, load_board, user_board_files,
+                      user_boards_dir, validate)
 from ..errors import TinyrtError
 from ..paths import data_dir
 from ..table import table
@@ -51,6 +51,15 @@ def _kb(region: dict | None) -> str:
     return f"{region['length'] // 1024} KB" if region and "length" in region else "-"
 
 
+def _ram(board: dict) -> dict | None:
+    """The region named sram, else (a board listing its RAMs apart: nucleo-f746zg's DTCM and
+    SRAM1) the RAM the placement uses for data, arena and stack."""
+    mem = board.get("memory", {})
+    if "sram" in mem or board["kind"] == "host":
+        return mem.get("sram")
+    return {"length": budgets(board)["sram"]}
+
+
 def run(args) -> int:
     user = user_board_files()
     boards, broken = [], []
@@ -65,7 +74,7 @@ def run(args) -> int:
     for b in boards:
         mem = b.get("memory", {})
         rows.append([b["id"], b["kind"], b.get("cpu", "native"), ",".join(b["features"]) or "-",
-                     _kb(mem.get("sram")), _kb(mem.get("flash")),
+                     _kb(_ram(b)), _kb(mem.get("flash")),
                      "user" if b["id"] in user else "built-in", b["description"]])
     print(table(["board", "kind", "cpu", "features", "sram", "flash", "from", "description"], rows))
     print(f"user boards: {user_boards_dir()} (TINYRT_BOARDS; `tinyrt boards add`)")
