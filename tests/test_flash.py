@@ -131,7 +131,8 @@ def test_a_dry_run_refuses_a_model_that_cannot_fit_before_printing_any_command(t
 
 
 def test_the_fit_counts_every_role_placed_in_a_region():
-    # as rpi-pico runs from SRAM: code and weights in SRAM, the stack in SCRATCH
+    # a board that runs from SRAM (as rpi-pico did before it executed from flash): code and
+    # weights in SRAM, the stack in SCRATCH
     board = {"id": "pico-like", "kind": "mcu",
              "memory": {"flash": {"origin": 0x10000000, "length": 0x200000},
                         "sram": {"origin": 0x20000000, "length": 0x40000},

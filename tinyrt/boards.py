@@ -245,7 +245,7 @@ def region(board: dict, role: str) -> dict:
 def budgets(board: dict) -> dict[str, int]:
     """Bytes for what is stored (code, weights, the .data image: ``flash``) and for what lives in
     RAM (data, arena, stack: ``sram``), each the sum of the distinct regions that hold it. The two
-    may share a region (rpi-pico runs everything from SRAM). Zero for the host."""
+    may share a region (a board that runs everything from SRAM). Zero for the host."""
     if board["kind"] == "host":
         return {"flash": 0, "sram": 0}
     mem, place = board["memory"], board["placement"]
