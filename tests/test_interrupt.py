@@ -115,3 +115,20 @@ def test_qemu_ends_with_a_killed_tinyrt(tmp_path):
     while running(qemu_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not running(qemu_pid), "QEMU outlived a killed tinyrt"
+
+
+def test_sigterm_to_tinyrt_flash_stops_it_and_its_qemu_with_the_usual_line(tmp_path):
+    """`tinyrt flash` keeps QEMU running; a SIGTERM to tinyrt alone (a service manager) ends
+    both, reported as main() reports any signal."""
+    tinyrt = [sys.executable, "-m", "tinyrt"]
+    subprocess.run([*tinyrt, "build", write_example(tmp_path), "--board", "qemu-m4", "-o",
+                    tmp_path / "p", "-q"], check=True, capture_output=True, timeout=300)
+    proc = subprocess.Popen([*tinyrt, "flash", tmp_path / "p", "--board", "qemu-m4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    qemu_pid = wait_for_child(proc, "qemu-system")
+    assert "running in QEMU" in proc.stdout.readline()
+    os.kill(proc.pid, signal.SIGTERM)
+    err = proc.communicate(timeout=10)[1]
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "stopped by SIGTERM", err
+    assert not running(qemu_pid), "QEMU outlived `tinyrt flash`"

@@ -5,7 +5,6 @@ printed. A built image is first checked against the board's memory regions."""
 from __future__ import annotations
 
 import shlex
-import signal
 import sys
 import time
 from pathlib import Path
@@ -63,8 +62,7 @@ def _qemu(board: dict, elf: Path, args) -> int:
     if args.dry_run:
         print(shlex.join(qemu.command(board, elf, qemu.free_port())))
         return 0
-    # SIGTERM (a service manager, a test) must stop QEMU too, not leave it spinning
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # SIGTERM and SIGHUP raise main()'s Stopped here: leaving the with-block stops QEMU
     with qemu.start(board, elf) as running:
         print(f"{board['id']} running in QEMU; console at {running.port}")
         print(f"attach with: tinyrt monitor --board {board['id']} --port {running.port}", flush=True)
