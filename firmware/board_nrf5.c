@@ -6,9 +6,11 @@
  * bounded wait for EVENTS_HFCLKSTARTED) for an accurate baud rate. A crystal that does not start
  * leaves the core on HFINT at the same frequency: tr_clock_status says so (firmware/clock.h),
  * the clock INFO reports does not change.
- * Console: UART0 (legacy, polled; the same registers on both) on the pins the board file gives
- * (console.tx_pin / rx_pin: P0.06 / P0.08 on the DK, the J-Link virtual COM port; P0.24 / P0.25
- * on the micro:bit). While waiting for a byte the core sleeps in WFI, woken by the UART's line.
+ * Console: UART0 (the legacy UART, without EasyDMA; the same registers on both) on the pins the
+ * board file gives (console.tx_pin / rx_pin: P0.06 / P0.08 on the DK, the J-Link virtual COM
+ * port; P0.24 / P0.25 on the micro:bit). Receiving is not polled: while waiting for a byte the
+ * core sleeps in WFI, woken by the UART's RXDRDY interrupt line (enabled only for the wait and
+ * never taken: tr_wait_irq in cortexm.h). Sending waits for TXDRDY after each byte.
  * Latency (counter.kind):
  *   dwt:       the DWT cycle counter (nRF52's Cortex-M4), extended to 64 bits from SysTick.
  *   nrf_timer: TIMERn at TR_COUNTER_BASE in 32-bit mode at 16 MHz, read by a capture task
