@@ -50,3 +50,16 @@ def test_deploying_on_an_emulated_board_leaves_nothing(private_tmp, tmp_path):
     report = deploy_device(str(write_example(tmp_path)), load_board("qemu-m4"), runs=1, quiet=True)
     assert report["bit_exact_runs"] == 1 and report["project_dir"] is None
     assert list(private_tmp.iterdir()) == []
+
+
+def test_a_dry_run_without_a_work_folder_prints_the_commands_and_writes_nothing(tmp_path, capsys):
+    import os
+    from tinyrt.cli import main
+    model = str(write_example(tmp_path))
+    before = set(os.listdir(tempfile.gettempdir()))
+    assert main(["deploy", model, "--board", "qemu-m4", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "tinyrt-example_dscnn_int8-qemu-m4/build-qemu-m4/firmware.elf" in out
+    assert "--work-dir tinyrt-example_dscnn_int8-qemu-m4" in out
+    assert set(os.listdir(tempfile.gettempdir())) == before
+    assert not (tmp_path / "tinyrt-example_dscnn_int8-qemu-m4").exists()

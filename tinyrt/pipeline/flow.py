@@ -165,11 +165,22 @@ def deploy(model, board: dict, options: DeployOptions = DeployOptions()) -> dict
 
 def dry_run(prepared: Prepared, options: DeployOptions) -> Path:
     """Check that the model fits the board's memory regions (from the plan: weights, arena,
-    stack, input copy), then write the project (it stays: the commands name its files) and
-    print what would run."""
+    stack, input copy), then print what would run. With ``--work-dir`` the project is written
+    there and the commands name it; without, nothing is left behind: the project is written to
+    a temporary folder only to list the commands, which then name ``./tinyrt-MODEL-BOARD``, the
+    folder ``--work-dir`` would write."""
     board = prepared.lowered.board
     board_fit.check_plan(prepared.lowered, prepared.input_copy_bytes, prepared.name)
-    project = Path(options.work_dir or tempfile.mkdtemp(prefix=f"tinyrt-{prepared.name}-{board['id']}-"))
-    write(prepared, project)
-    print_commands(target_for(board).commands(project, options, prepared.input_copy))
-    return project
+    if options.work_dir:
+        project = Path(options.work_dir)
+        write(prepared, project)
+        print_commands(target_for(board).commands(project, options, prepared.input_copy))
+        return project
+    shown = Path(f"tinyrt-{prepared.name}-{board['id']}")
+    with project_dir(prepared, options) as work:
+        write(prepared, work)
+        cmds = target_for(board).commands(work, options, prepared.input_copy)
+        print_commands([[a.replace(str(work), str(shown)) for a in cmd] for cmd in cmds])
+    print(f"# the project is not written (a dry run leaves nothing behind): add --work-dir "
+          f"{shown} to write it there and run these commands")
+    return shown
