@@ -14,6 +14,7 @@ import copy
 import json
 import re
 
+from . import boot2
 from .boards import CPU_FEATURES, builtin_board_files, load_board
 from .errors import TinyrtError
 
@@ -204,6 +205,10 @@ def generate(device: dict, board_id: str, console: str | None = None,
                   if k not in board and k not in ("dir", "flash")})
     board["console"].update(console_keys)
     board["firmware"].pop("linker_script", None)  # the template's script is for its memory
+    if board["firmware"].get("boot2") and memory["flash"]["origin"] != boot2.XIP_BASE:
+        notes.append(f"the template's boot stage 2 (firmware.boot2 = "
+                     f"\"{board['firmware'].pop('boot2')}\") runs only from the RP2040's XIP "
+                     f"flash at {boot2.XIP_BASE:#x}: left out")
     board["flash"] = copy.deepcopy(template["flash"]) if machine else _pyocd(device)
     if not keep_clock:
         board.pop("clock", None)

@@ -36,7 +36,8 @@ def run(args) -> int:
     board = load_board(args.board)
     if not args.port and not args.model and board["kind"] != "mcu":   # a real board: its probe's
         raise TinyrtError("monitor needs the board's serial port, or the model to start it with",
-                          [f"for QEMU: `tinyrt flash DIR --board {board['id']}` prints the socket:// URL",
+                          [f"--port URL: `tinyrt flash DIR --board {board['id']}` starts the "
+                           f"board and prints its socket:// URL",
                            f"tinyrt monitor MODEL --board {board['id']} builds and starts it"])
     opts = options(args, quiet=True, runs=1)
     with _device(args.model, board, opts) as (dev, prepared):
