@@ -59,14 +59,27 @@ def c_ident(text: str, limit: int = 28) -> str:
 
 
 _RUNTIME_INCLUDE = re.compile(r'#include "\.\./(tinyrt_\w+\.h)"')
-_KERNEL_INCLUDE = re.compile(r'#include "(\w+\.h)"')
+_KERNEL_INCLUDE = re.compile(r'#include "(\w+\.(?:h|inc))"')
 _PROTOTYPE = re.compile(r"TINYRT_KERNEL\s+[\w\s\*]*?\b(\w+)\s*\(([^)]*)\)", re.S)
+# A header instantiating a body it shares with its FP32 or FP16 twin (templates/kernels/
+# train_rows.inc): `#define TR_T <type>`, `#define TR_FN(name) name##<suffix>`, `#include "x.inc"`.
+_INSTANCE = re.compile(r'#define TR_T (\w+)\n#define TR_FN\(name\) name##(\w+)\n'
+                       r'#include "(\w+\.inc)"')
+
+
+def _instantiated(text: str) -> str:
+    """A kernel header's text with the shared bodies it instantiates written out."""
+    folder = data_dir("templates") / "kernels"
+    for ctype, suffix, body in _INSTANCE.findall(text):
+        code = re.sub(r"\bTR_T\b", ctype, (folder / body).read_text())
+        text += re.sub(r"\bTR_FN\((\w+)\)", rf"\g<1>{suffix}", code)
+    return text
 
 
 def kernel_prototypes(header: str) -> dict[str, list[tuple[str, str]]]:
     """(C type, name) of each parameter of every kernel in ``templates/kernels/<header>.h``,
     read from the prototypes."""
-    text = (data_dir("templates") / "kernels" / f"{header}.h").read_text()
+    text = _instantiated((data_dir("templates") / "kernels" / f"{header}.h").read_text())
     text = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)
     result = {}
     for name, params in _PROTOTYPE.findall(text):

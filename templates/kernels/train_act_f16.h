@@ -13,13 +13,8 @@
 #include "train_act_f32.h"
 #include "train_rows_f16.h"
 
-TINYRT_KERNEL void train_act_backward_f16(const tr_f16 *saved, tr_f16 *grad, int count, int act)
-{
-    for (int i = 0; i < count; i++) {
-        if (!train_act_passes((float)saved[i], act)) {
-            grad[i] = (tr_f16)0.0f;
-        }
-    }
-}
+#define TR_T tr_f16
+#define TR_FN(name) name##_f16
+#include "train_act.inc"
 
 #endif /* TINYRT_TRAIN_ACT_F16_H */

@@ -5,7 +5,8 @@
  * The derivative is taken from the saved *output* y of the activation: 1 where the output is
  * strictly inside the linear range (y > 0, and y < 6 for RELU6), 0 elsewhere (0 at the kinks),
  * so backward needs no pre-activation copy.
- * train_act_backward_f32: grad[i] *= act'(saved[i]), count elements; grad may not alias saved.
+ * train_act_backward_f32: grad[i] *= act'(saved[i]), count elements; grad may not alias saved
+ * (body: train_act.inc, shared with train_act_f16.h).
  */
 #ifndef TINYRT_TRAIN_ACT_F32_H
 #define TINYRT_TRAIN_ACT_F32_H
@@ -37,13 +38,8 @@ static inline int train_act_passes(float y, int act)
     return 1;
 }
 
-TINYRT_KERNEL void train_act_backward_f32(const float *saved, float *grad, int count, int act)
-{
-    for (int i = 0; i < count; i++) {
-        if (!train_act_passes(saved[i], act)) {
-            grad[i] = 0.0f;
-        }
-    }
-}
+#define TR_T float
+#define TR_FN(name) name##_f32
+#include "train_act.inc"
 
 #endif /* TINYRT_TRAIN_ACT_F32_H */

@@ -10,16 +10,8 @@
 #include "../tinyrt_math.h"
 #include "train_rows_f16.h"
 
-TINYRT_KERNEL void train_bias_grad_f16(const tr_f16 *grad_out, tr_f16 *grad_b, int positions,
-                                       int channels)
-{
-    for (int c = 0; c < channels; c++) {
-        float total = 0.0f;
-        for (int p = 0; p < positions; p++) {
-            total += grad_out[p * channels + c];
-        }
-        grad_b[c] += total;
-    }
-}
+#define TR_T tr_f16
+#define TR_FN(name) name##_f16
+#include "train_bias.inc"
 
 #endif /* TINYRT_TRAIN_BIAS_F16_H */

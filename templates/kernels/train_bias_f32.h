@@ -12,16 +12,8 @@
 
 #include "../tinyrt_math.h"
 
-TINYRT_KERNEL void train_bias_grad_f32(const float *grad_out, float *grad_b, int positions,
-                                       int channels)
-{
-    for (int c = 0; c < channels; c++) {
-        float total = 0.0f;
-        for (int p = 0; p < positions; p++) {
-            total += grad_out[p * channels + c];
-        }
-        grad_b[c] += total;
-    }
-}
+#define TR_T float
+#define TR_FN(name) name##_f32
+#include "train_bias.inc"
 
 #endif /* TINYRT_TRAIN_BIAS_F32_H */

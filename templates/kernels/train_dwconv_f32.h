@@ -10,7 +10,7 @@
  *   and m of w * grad_out; a gather, so grad_in may alias saved_in; not grad_out.
  *   in_act 0: saved_in may be NULL.
  * backward_weights: grad_w[ky, kx, oc] += sum over outputs of grad_out * input tap.
- * No scratch.
+ * No scratch. Body: train_dwconv.inc, shared with train_dwconv_f16.h.
  */
 #ifndef TINYRT_TRAIN_DWCONV_F32_H
 #define TINYRT_TRAIN_DWCONV_F32_H
@@ -20,113 +20,10 @@
 #include "../tinyrt_math.h"
 #include "train_act_f32.h"
 #include "train_conv2d_f32.h"
+#include "train_rows_f32.h"
 
-TINYRT_KERNEL void train_dwconv_f32(const void *input, int in_s8, float in_scale, int32_t in_zp,
-                                    const float *weights, const float *bias, float *output,
-                                    int in_h, int in_w, int in_c, int out_h, int out_w, int dm,
-                                    int k_h, int k_w, int stride_h, int stride_w, int pad_h,
-                                    int pad_w, int act)
-{
-    const int out_c = in_c * dm;
-    for (int oy = 0; oy < out_h; oy++) {
-        for (int ox = 0; ox < out_w; ox++) {
-            for (int oc = 0; oc < out_c; oc++) {
-                const int c = oc / dm;
-                float total = 0.0f;
-                for (int ky = 0; ky < k_h; ky++) {
-                    const int iy = oy * stride_h - pad_h + ky;
-                    if (iy < 0 || iy >= in_h) {
-                        continue;
-                    }
-                    for (int kx = 0; kx < k_w; kx++) {
-                        const int ix = ox * stride_w - pad_w + kx;
-                        if (ix < 0 || ix >= in_w) {
-                            continue;
-                        }
-                        total += tr_load_act(input, in_s8, in_scale, in_zp,
-                                             (iy * in_w + ix) * in_c + c)
-                            * weights[(ky * k_w + kx) * out_c + oc];
-                    }
-                }
-                if (bias) {
-                    total += bias[oc];
-                }
-                output[(oy * out_w + ox) * out_c + oc] = train_act_f32(total, act);
-            }
-        }
-    }
-}
-
-TINYRT_KERNEL void train_dwconv_backward_input_f32(const float *grad_out, const float *weights,
-                                                   float *grad_in, const float *saved_in,
-                                                   int in_act, int in_h, int in_w, int in_c,
-                                                   int out_h, int out_w, int dm, int k_h,
-                                                   int k_w, int stride_h, int stride_w,
-                                                   int pad_h, int pad_w)
-{
-    const int out_c = in_c * dm;
-    for (int iy = 0; iy < in_h; iy++) {
-        int oy0, oy1;
-        train_window_range(iy, k_h, stride_h, pad_h, out_h, &oy0, &oy1);
-        for (int ix = 0; ix < in_w; ix++) {
-            int ox0, ox1;
-            train_window_range(ix, k_w, stride_w, pad_w, out_w, &ox0, &ox1);
-            for (int c = 0; c < in_c; c++) {
-                const int at = (iy * in_w + ix) * in_c + c;
-                if (in_act && !train_act_passes(saved_in[at], in_act)) {
-                    grad_in[at] = 0.0f;
-                    continue;
-                }
-                float total = 0.0f;
-                for (int oy = oy0; oy < oy1; oy++) {
-                    const int ky = iy + pad_h - oy * stride_h;
-                    for (int ox = ox0; ox < ox1; ox++) {
-                        const int kx = ix + pad_w - ox * stride_w;
-                        const float *g = grad_out + (oy * out_w + ox) * out_c + c * dm;
-                        const float *w = weights + (ky * k_w + kx) * out_c + c * dm;
-                        for (int m = 0; m < dm; m++) {
-                            total += w[m] * g[m];
-                        }
-                    }
-                }
-                grad_in[at] = total;
-            }
-        }
-    }
-}
-
-TINYRT_KERNEL void train_dwconv_backward_weights_f32(const void *input, int in_s8,
-                                                     float in_scale, int32_t in_zp,
-                                                     const float *grad_out, float *grad_w,
-                                                     int in_h, int in_w, int in_c, int out_h,
-                                                     int out_w, int dm, int k_h, int k_w,
-                                                     int stride_h, int stride_w, int pad_h,
-                                                     int pad_w)
-{
-    const int out_c = in_c * dm;
-    for (int ky = 0; ky < k_h; ky++) {
-        for (int kx = 0; kx < k_w; kx++) {
-            for (int oc = 0; oc < out_c; oc++) {
-                float total = 0.0f;
-                for (int oy = 0; oy < out_h; oy++) {
-                    const int iy = oy * stride_h - pad_h + ky;
-                    if (iy < 0 || iy >= in_h) {
-                        continue;
-                    }
-                    for (int ox = 0; ox < out_w; ox++) {
-                        const int ix = ox * stride_w - pad_w + kx;
-                        if (ix < 0 || ix >= in_w) {
-                            continue;
-                        }
-                        total += grad_out[(oy * out_w + ox) * out_c + oc]
-                            * tr_load_act(input, in_s8, in_scale, in_zp,
-                                          (iy * in_w + ix) * in_c + oc / dm);
-                    }
-                }
-                grad_w[(ky * k_w + kx) * out_c + oc] += total;
-            }
-        }
-    }
-}
+#define TR_T float
+#define TR_FN(name) name##_f32
+#include "train_dwconv.inc"
 
 #endif /* TINYRT_TRAIN_DWCONV_F32_H */

@@ -17,59 +17,9 @@
 #include "train_act_f32.h"
 #include "train_rows_f16.h"
 
-TINYRT_KERNEL void train_fc_f16(const void *input, int in_s8, float in_scale, int32_t in_zp,
-                                const tr_f16 *weights, const tr_f16 *frozen, int trained_c,
-                                const tr_f16 *bias, tr_f16 *output, int in_depth, int out_depth,
-                                int act)
-{
-    for (int o = 0; o < out_depth; o++) {
-        const tr_f16 *row = train_weight_row_f16(weights, frozen, trained_c, o, in_depth);
-        float total = 0.0f;
-        for (int i = 0; i < in_depth; i++) {
-            total += train_load_f16(input, in_s8, in_scale, in_zp, i) * row[i];
-        }
-        if (bias) {
-            total += bias[o];
-        }
-        output[o] = train_act_f32(total, act);
-    }
-}
-
-TINYRT_KERNEL void train_fc_backward_input_f16(const tr_f16 *grad_out, const tr_f16 *weights,
-                                               const tr_f16 *frozen, int trained_c,
-                                               tr_f16 *grad_in, const tr_f16 *saved_in,
-                                               int in_act, int in_depth, int out_depth)
-{
-    for (int i = 0; i < in_depth; i++) {
-        if (in_act && !train_act_passes(saved_in[i], in_act)) {
-            grad_in[i] = 0.0f;
-            continue;
-        }
-        float total = 0.0f;
-        for (int o = 0; o < trained_c; o++) {
-            total += weights[o * in_depth + i] * (float)grad_out[o];
-        }
-        for (int o = trained_c; o < out_depth; o++) {
-            total += frozen[(o - trained_c) * in_depth + i] * (float)grad_out[o];
-        }
-        grad_in[i] = total;
-    }
-}
-
-TINYRT_KERNEL void train_fc_backward_weights_f16(const void *input, int in_s8, float in_scale,
-                                                 int32_t in_zp, const tr_f16 *grad_out,
-                                                 tr_f16 *grad_w, int trained_c, int in_depth,
-                                                 int out_depth)
-{
-    (void)out_depth;
-    for (int o = 0; o < trained_c; o++) {
-        const tr_f16 g = grad_out[o];
-        for (int i = 0; i < in_depth; i++) {
-            const tr_f16 x = (tr_f16)train_load_f16(input, in_s8, in_scale, in_zp, i);
-            grad_w[o * in_depth + i] = tr_f16_fma(g, x, grad_w[o * in_depth + i]);
-        }
-    }
-}
+#define TR_T tr_f16
+#define TR_FN(name) name##_f16
+#include "train_fc.inc"
 
 #if TINYRT_F16_MVE
 TINYRT_KERNEL void train_fc_backward_weights_f16_mve(const void *input, int in_s8,

@@ -13,22 +13,11 @@
 #include <stdint.h>
 
 #include "../tinyrt_f16.h"
+#include "train_rows_f16.h"
 
-TINYRT_KERNEL void train_scale_f16(tr_f16 *x, int count, float factor)
-{
-    const tr_f16 f = (tr_f16)factor;
-    for (int i = 0; i < count; i++) {
-        x[i] = tr_f16_mul(x[i], f);
-    }
-}
-
-TINYRT_KERNEL void train_sgd_step_f16(tr_f16 *params, const tr_f16 *velocity, int count, float lr)
-{
-    const tr_f16 minus_lr = (tr_f16)-lr;
-    for (int i = 0; i < count; i++) {
-        params[i] = tr_f16_fma(minus_lr, velocity[i], params[i]);
-    }
-}
+#define TR_T tr_f16
+#define TR_FN(name) name##_f16
+#include "train_sgd.inc"
 
 #if TINYRT_F16_MVE
 TINYRT_KERNEL void train_scale_f16_mve(tr_f16 *x, int count, float factor)

@@ -7,7 +7,7 @@
  *
  * train_scale_f32: x[i] *= factor, in place (v *= momentum; the loss gradient *= 1/batch).
  * train_sgd_step_f32: params[i] -= lr * velocity[i]. params and velocity are [count] float,
- * distinct. No scratch.
+ * distinct. No scratch. Body: train_sgd.inc, shared with train_sgd_f16.h.
  */
 #ifndef TINYRT_TRAIN_SGD_F32_H
 #define TINYRT_TRAIN_SGD_F32_H
@@ -15,19 +15,10 @@
 #include <stdint.h>
 
 #include "../tinyrt_math.h"
+#include "train_rows_f32.h"
 
-TINYRT_KERNEL void train_scale_f32(float *x, int count, float factor)
-{
-    for (int i = 0; i < count; i++) {
-        x[i] = x[i] * factor;
-    }
-}
-
-TINYRT_KERNEL void train_sgd_step_f32(float *params, const float *velocity, int count, float lr)
-{
-    for (int i = 0; i < count; i++) {
-        params[i] = params[i] - lr * velocity[i];
-    }
-}
+#define TR_T float
+#define TR_FN(name) name##_f32
+#include "train_sgd.inc"
 
 #endif /* TINYRT_TRAIN_SGD_F32_H */

@@ -13,6 +13,7 @@
  * train_expf_f32 uses float32 operations only, each rounded once (no contraction: -std=c99),
  * and tinyrt/train/reference.py's expf32 performs the same operations in the same order, so
  * the two give the same bits. The sum of the exponentials is taken in class order, as there.
+ * Body: train_xent.inc, shared with train_xent_f16.h.
  */
 #ifndef TINYRT_TRAIN_XENT_F32_H
 #define TINYRT_TRAIN_XENT_F32_H
@@ -21,18 +22,6 @@
 #include <stdint.h>
 
 #include "../tinyrt_math.h"
-
-/* The first index of the largest of n values. */
-static inline int train_argmax_f32(const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++) {
-        if (x[i] > x[best]) {
-            best = i;
-        }
-    }
-    return best;
-}
 
 /* exp(x) for x <= 0 (a logit minus the largest): x = k ln2 + r, |r| <= ln2 / 2 (ln2 in two
  * parts, k ln2_hi exact), exp(r) by its degree-7 Taylor polynomial (Horner; relative error
@@ -58,22 +47,8 @@ static inline float train_expf_f32(float x)
     return p * scale.f;
 }
 
-TINYRT_KERNEL float train_softmax_xent_f32(const float *logits, float *grad, int classes,
-                                           int label, int *predicted)
-{
-    const int top = train_argmax_f32(logits, classes);
-    const float max = logits[top];
-    float sum = 0.0f;
-    for (int c = 0; c < classes; c++) {
-        grad[c] = train_expf_f32(logits[c] - max);
-        sum += grad[c];
-    }
-    for (int c = 0; c < classes; c++) {
-        grad[c] = grad[c] / sum;
-    }
-    grad[label] -= 1.0f;
-    *predicted = top;
-    return logf(sum) - (logits[label] - max);
-}
+#define TR_T float
+#define TR_FN(name) name##_f32
+#include "train_xent.inc"
 
 #endif /* TINYRT_TRAIN_XENT_F32_H */
