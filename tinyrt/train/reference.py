@@ -7,8 +7,13 @@ in the same order as the C: a batch begins with ``v *= m``; each sample's loss g
 scaled by ``1 / batch`` and its parameter gradients are *added* into v (there is no separate
 gradient buffer); the step is ``w -= lr * v``. That is ``v = m * v + G / batch; w -= lr * v``. The tail reads the int8 boundary activation, dequantised as
 ``scale * (q - zero_point)``; ``boundary_activations`` gets it from tflite-runtime.
+``forward``, ``sample``, ``begin``, ``train`` and ``evaluate`` take a ``Precision`` (FP32 by
+default): reference16 passes its FP16 one, so both references are this one body.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -113,14 +118,6 @@ def shaped(op: TailOp, x: np.ndarray, which: str) -> np.ndarray:
     return x.reshape(shape[1:]) if op.type != "FULLY_CONNECTED" else x.reshape(-1)
 
 
-def forward(tg: TrainGraph, params, q: np.ndarray) -> list[np.ndarray]:
-    """[x0, y0, y1, ...]: the dequantised boundary and every tail op's output."""
-    acts = [dequantise(tg, q)]
-    for op in tg.tail:
-        acts.append(forward_op(op, shaped(op, acts[-1], "x"), params))
-    return acts
-
-
 # train_expf_f32's constants (templates/kernels/train_xent_f32.h), as float32
 EXP_LOG2E, EXP_LN2_HI, EXP_LN2_LO = F32(1.44269502), F32(0.693145752), F32(1.42860677e-06)
 EXP_POLY = [F32(c) for c in (1.98412701e-04, 1.38888892e-03, 8.33333377e-03, 4.16666679e-02,
@@ -189,32 +186,64 @@ def backward_op(op: TailOp, x: np.ndarray, dy: np.ndarray, params, grads) -> np.
     return _unpatch((valid * share[:, :, None, None, :]).astype(F32), op)
 
 
-def sample(tg: TrainGraph, params, grads, q: np.ndarray, label: int,
-           scale: float = 1.0) -> tuple[float, int]:
-    """Forward, loss and backward of one sample; its gradients times ``scale`` (1 / batch)
-    added into ``grads`` (the velocity). Returns (loss, predicted class)."""
-    acts = forward(tg, params, q)
-    loss, d = xent(acts[-1], label)
-    d = (d * act_mask(acts[-1].reshape(-1), tg.tail[-1].act)).astype(F32) * F32(scale)
-    for k in range(len(tg.tail) - 1, -1, -1):
-        op = tg.tail[k]
-        d = backward_op(op, shaped(op, acts[k], "x"), shaped(op, d, "y"), params, grads)
-        if k > 0 and not op.alias:
-            d = d * act_mask(shaped(op, acts[k], "x"), tg.act_of(op.x))
-    return loss, int(np.argmax(acts[-1].reshape(-1)))
-
-
-def begin(velocity, momentum: float, batch: int) -> float:
-    """A batch begins: v *= m (in place). Returns the per-sample gradient scale, 1 / batch."""
-    for v in velocity:
-        v[...] = v * F32(momentum)
-    return F32(1) / F32(max(batch, 1))
-
-
 def step(params, velocity, lr: float) -> None:
     """w -= lr * v (in place, float32)."""
     for w, v in zip(params, velocity):
         w[...] = w - F32(lr) * v
+
+
+def _same(x):
+    return x
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What the training stores and how it rounds, between the float32 ops above: FP32 here,
+    FP16 in reference16 (the kernels' train_rows_f32.h / train_rows_f16.h)."""
+    store: Callable         # an array as stored (rounded to the storage type)
+    scalar: Callable        # a factor (momentum, 1/batch) as the kernels hold it
+    graph: Callable         # the TrainGraph with its frozen constants as stored
+    add: Callable | None    # (op, velocity, sums): add an op's gradient sums into the velocity;
+                            # None: backward_op adds them straight into the velocity
+    step: Callable          # (params, velocity, lr): the update, in place
+
+
+FP32 = Precision(store=_same, scalar=F32, graph=_same, add=None, step=step)
+
+
+def forward(tg: TrainGraph, params, q: np.ndarray,
+            precision: Precision = FP32) -> list[np.ndarray]:
+    """[x0, y0, y1, ...]: the dequantised boundary and every tail op's output, as stored."""
+    acts = [precision.store(dequantise(tg, q))]
+    for op in tg.tail:
+        acts.append(precision.store(forward_op(op, shaped(op, acts[-1], "x"), params)))
+    return acts
+
+
+def sample(tg: TrainGraph, params, grads, q: np.ndarray, label: int,
+           scale: float = 1.0, precision: Precision = FP32) -> tuple[float, int]:
+    """Forward, loss and backward of one sample; its gradients times ``scale`` (1 / batch)
+    added into ``grads`` (the velocity). Returns (loss, predicted class)."""
+    acts = forward(tg, params, q, precision)
+    loss, d = xent(acts[-1], label)
+    d = precision.store(precision.store(d) * act_mask(acts[-1].reshape(-1), tg.tail[-1].act)
+                        * precision.scalar(scale))
+    for k in range(len(tg.tail) - 1, -1, -1):
+        op = tg.tail[k]
+        sums = grads if precision.add is None else [np.zeros_like(v) for v in grads]
+        d = backward_op(op, shaped(op, acts[k], "x"), shaped(op, d, "y"), params, sums)
+        if precision.add is not None:
+            precision.add(op, grads, sums)
+        if k > 0 and not op.alias:
+            d = precision.store(d) * act_mask(shaped(op, acts[k], "x"), tg.act_of(op.x))
+    return loss, int(np.argmax(acts[-1].reshape(-1)))
+
+
+def begin(velocity, momentum: float, batch: int, precision: Precision = FP32) -> float:
+    """A batch begins: v *= m (in place). Returns the per-sample gradient scale, 1 / batch."""
+    for v in velocity:
+        v[...] = precision.store(v * precision.scalar(momentum))
+    return F32(1) / F32(max(batch, 1))
 
 
 def update(params, grads, velocity, lr: float, momentum: float, batch: int) -> None:
@@ -228,24 +257,28 @@ def update(params, grads, velocity, lr: float, momentum: float, batch: int) -> N
 
 
 def train(tg: TrainGraph, boundary_q: np.ndarray, labels, lr: float, momentum: float,
-          batch: int) -> dict:
+          batch: int, precision: Precision = FP32) -> dict:
     """Train on the samples in order, ``batch`` at a time. Returns per-sample ``losses`` and
     ``predicted`` classes and the final ``params`` (a list in TrainGraph.params order).
     Plain SGD is momentum 0."""
-    params = [p.init.copy() for p in tg.params]
+    tg = precision.graph(tg)
+    params = [precision.store(p.init).copy() for p in tg.params]
     velocity = [np.zeros_like(p) for p in params]
     losses, predicted = [], []
     for start in range(0, len(labels), batch):
         chunk = range(start, min(len(labels), start + batch))
-        scale = begin(velocity, momentum, len(chunk))
+        scale = begin(velocity, momentum, len(chunk), precision)
         for i in chunk:
-            loss, pred = sample(tg, params, velocity, boundary_q[i], int(labels[i]), scale)
+            loss, pred = sample(tg, params, velocity, boundary_q[i], int(labels[i]), scale,
+                                precision)
             losses.append(loss)
             predicted.append(pred)
-        step(params, velocity, lr)
+        precision.step(params, velocity, lr)
     return {"losses": losses, "predicted": predicted, "params": params}
 
 
-def evaluate(tg: TrainGraph, params, boundary_q: np.ndarray) -> list[int]:
+def evaluate(tg: TrainGraph, params, boundary_q: np.ndarray,
+             precision: Precision = FP32) -> list[int]:
     """The predicted class of each sample with ``params``."""
-    return [int(np.argmax(forward(tg, params, q)[-1])) for q in boundary_q]
+    tg = precision.graph(tg)
+    return [int(np.argmax(forward(tg, params, q, precision)[-1])) for q in boundary_q]

@@ -17,7 +17,8 @@ What is FP16 and what is not, here and in the C (docs/training.md "FP16 training
 - float32: the loss value and the softmax (train_expf_f32, as reference.expf32).
 
 Arrays hold FP16 values as float32 (exact), so reference.py's float32 functions compute each
-op; the rounding happens between ops. The sums are taken in numpy's order, not the C loops':
+op; the rounding happens between ops: reference.py's training loop with the FP16 ``Precision``
+below. The sums are taken in numpy's order, not the C loops':
 a float32 sum can round to the other side of an FP16 half-way point, one unit in the last
 place of FP16 (2^-11 relative), and a ReLU or max-pool decision near such a value can differ:
 the tolerance of tests/test_train_f16.py.
@@ -51,45 +52,15 @@ def init(tg: TrainGraph) -> list[np.ndarray]:
     return [r16(p.init) for p in tg.params]
 
 
-def forward(tg: TrainGraph, params, q: np.ndarray) -> list[np.ndarray]:
-    """[x0, y0, y1, ...] in FP16 values (``tg`` from graph16)."""
-    acts = [r16(ref32.dequantise(tg, q))]
-    for op in tg.tail:
-        acts.append(r16(ref32.forward_op(op, ref32.shaped(op, acts[-1], "x"), params)))
-    return acts
-
-
-def sample(tg: TrainGraph, params, velocity, q: np.ndarray, label: int,
-           scale: float = 1.0) -> tuple[float, int]:
-    """Forward, loss, backward of one sample; each parameter gradient (times ``scale``, folded
-    into the loss gradient) added into ``velocity`` as v = half(v + g)."""
-    acts = forward(tg, params, q)
-    loss, d = ref32.xent(acts[-1], label)
-    d = r16(d) * ref32.act_mask(acts[-1].reshape(-1), tg.tail[-1].act)
-    d = r16(d * F32(F16(scale)))
-    for k in range(len(tg.tail) - 1, -1, -1):
-        op = tg.tail[k]
-        sums = [np.zeros_like(v) for v in velocity]
-        d = ref32.backward_op(op, ref32.shaped(op, acts[k], "x"), ref32.shaped(op, d, "y"),
-                              params, sums)
-        for i in (op.weight, op.bias):
-            if i is None or op.alias:
-                continue
-            if op.type == "FULLY_CONNECTED" and i == op.weight:   # exact products: one rounding
-                velocity[i][...] = (velocity[i].astype(np.float64) + sums[i]).astype(F16)
-            else:
-                velocity[i][...] = r16(velocity[i] + sums[i])
-        if k > 0 and not op.alias:
-            d = r16(d) * ref32.act_mask(ref32.shaped(op, acts[k], "x"), tg.act_of(op.x))
-    return loss, int(np.argmax(acts[-1].reshape(-1)))
-
-
-def begin(velocity, momentum: float, batch: int) -> float:
-    """v = half(v * half(momentum)) in place; returns 1 / batch (rounded to FP16 where used)."""
-    m = F32(F16(momentum))
-    for v in velocity:
-        v[...] = r16(v * m)
-    return float(F32(1) / F32(max(batch, 1)))
+def _add_sums(op, velocity, sums) -> None:
+    """An op's gradient sums added into the FP16 velocity: v = half(v + g)."""
+    for i in (op.weight, op.bias):
+        if i is None or op.alias:
+            continue
+        if op.type == "FULLY_CONNECTED" and i == op.weight:   # exact products: one rounding
+            velocity[i][...] = (velocity[i].astype(np.float64) + sums[i]).astype(F16)
+        else:
+            velocity[i][...] = r16(velocity[i] + sums[i])
 
 
 def step(params, velocity, lr: float) -> None:
@@ -99,24 +70,32 @@ def step(params, velocity, lr: float) -> None:
         w[...] = (w.astype(np.float64) + minus_lr * v.astype(np.float64)).astype(F16)
 
 
+FP16 = ref32.Precision(store=r16, scalar=lambda s: F32(F16(s)), graph=graph16, add=_add_sums,
+                       step=step)
+
+
+def forward(tg: TrainGraph, params, q: np.ndarray) -> list[np.ndarray]:
+    """[x0, y0, y1, ...] in FP16 values (``tg`` from graph16)."""
+    return ref32.forward(tg, params, q, FP16)
+
+
+def sample(tg: TrainGraph, params, velocity, q: np.ndarray, label: int,
+           scale: float = 1.0) -> tuple[float, int]:
+    """Forward, loss, backward of one sample; each parameter gradient (times ``scale``, folded
+    into the loss gradient) added into ``velocity`` as v = half(v + g)."""
+    return ref32.sample(tg, params, velocity, q, label, scale, FP16)
+
+
+def begin(velocity, momentum: float, batch: int) -> float:
+    """v = half(v * half(momentum)) in place; returns 1 / batch (rounded to FP16 where used)."""
+    return float(ref32.begin(velocity, momentum, batch, FP16))
+
+
 def train(tg: TrainGraph, boundary_q: np.ndarray, labels, lr: float, momentum: float,
           batch: int) -> dict:
     """As reference.train, in FP16: per-sample ``losses``, ``predicted``, final ``params``."""
-    tg = graph16(tg)
-    params = init(tg)
-    velocity = [np.zeros_like(p) for p in params]
-    losses, predicted = [], []
-    for start in range(0, len(labels), batch):
-        chunk = range(start, min(len(labels), start + batch))
-        scale = begin(velocity, momentum, len(chunk))
-        for i in chunk:
-            loss, pred = sample(tg, params, velocity, boundary_q[i], int(labels[i]), scale)
-            losses.append(loss)
-            predicted.append(pred)
-        step(params, velocity, lr)
-    return {"losses": losses, "predicted": predicted, "params": params}
+    return ref32.train(tg, boundary_q, labels, lr, momentum, batch, FP16)
 
 
 def evaluate(tg: TrainGraph, params, boundary_q: np.ndarray) -> list[int]:
-    tg = graph16(tg)
-    return [int(np.argmax(forward(tg, params, q)[-1])) for q in boundary_q]
+    return ref32.evaluate(tg, params, boundary_q, FP16)
