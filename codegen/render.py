@@ -96,7 +96,8 @@ def kernel_params(header: str) -> dict[str, list[str]]:
     return {k: [name for _, name in v] for k, v in kernel_prototypes(header).items()}
 
 
-def _env() -> jinja2.Environment:
+def template_env() -> jinja2.Environment:
+    """The Jinja environment of templates/ (the model's and the training code's)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
@@ -233,7 +234,7 @@ def kernel_files(header: str) -> dict[str, str]:
 
 
 def render(lowered, host_main: bool = True) -> dict[str, str]:
-    env = _env()
+    env = template_env()
     ctx = context(lowered)
     files = {
         "model.h": env.get_template("model.h.j2").render(ctx),

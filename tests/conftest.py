@@ -72,3 +72,12 @@ def pytest_terminal_summary(terminalreporter):
                               "(removed now; each is a leak to fix):")
         for name in _TEMP["left"]:
             terminalreporter.line(f"  {name}", red=True)
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """tempfile's folder, private to the test, so other tests' files do not count."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

@@ -14,15 +14,6 @@ from tinyrt.verify import verify_host
 from tinyrt.writer import write_tflite
 
 
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    """tempfile's folder, private to the test, so other tests' files do not count."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
-
-
 def test_verifying_on_the_host_leaves_nothing(private_tmp):
     graph = fc_model(1, 16, 4, in_zp=-3, out_zp=5)
     assert verify_host(graph, write_tflite(graph), runs=1).ok
@@ -52,7 +43,8 @@ def test_deploying_on_an_emulated_board_leaves_nothing(private_tmp, tmp_path):
     assert list(private_tmp.iterdir()) == []
 
 
-def test_a_dry_run_without_a_work_folder_prints_the_commands_and_writes_nothing(tmp_path, capsys):
+def test_a_dry_run_without_a_work_folder_prints_the_commands_and_writes_nothing(tmp_path, capsys,
+                                                                                private_tmp):
     import os
     from tinyrt.cli import main
     model = str(write_example(tmp_path))

@@ -3,7 +3,6 @@ deploy and the host compiles it once; every target stops what it started and rem
 made when a measurement fails half-way; the CLI's flags become one options object."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,6 @@ from tinyrt.examples import write_example
 from tinyrt.pipeline import DeployOptions, from_args
 
 BOARDS = ["host", pytest.param("qemu-m4", marks=[requires_arm_gcc, requires_qemu, pytest.mark.qemu])]
-
-
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    """tempfile's folder, private to the test, so other tests' files do not count."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def counted(monkeypatch, module, name: str, calls: list):

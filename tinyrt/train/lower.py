@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import jinja2
 import numpy as np
 
-from codegen.render import c_float, c_values, kernel_params
+from codegen.render import c_float, kernel_params, template_env
 from ..kernels import train as table
-from ..paths import data_dir
 from .graph import ACTIVATIONS, TailOp, TrainGraph
 from .plan import ELEMENT_BYTES, TrainPlan, computing, output_of
 
@@ -249,14 +247,6 @@ def lower(tg: TrainGraph, plan: TrainPlan, board: dict, precision: str = "fp32")
     return code
 
 
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters["c_values"] = c_values
-    return env
-
-
 def context(code: TrainCode) -> dict:
     tg, plan = code.tg, code.plan
     last = output_of(tg, computing(tg)[-1])
@@ -282,6 +272,6 @@ def context(code: TrainCode) -> dict:
 
 
 def render(code: TrainCode) -> dict[str, str]:
-    env, ctx = _env(), context(code)
+    env, ctx = template_env(), context(code)
     return {"model_train.c": env.get_template("model_train.c.j2").render(ctx),
             "model_train.h": env.get_template("model_train.h.j2").render(ctx)}
