@@ -71,3 +71,23 @@ def test_allowing_more_extra_macs_never_costs_memory():
     arenas = [codegen.lower(graph, {**M4, "stream_input": True, "max_overhead": b}).plan.arena_bytes
               for b in (0.15, 0.3, 0.5)]
     assert arenas[0] >= arenas[1] >= arenas[2], arenas
+
+
+def test_a_stage_output_placed_before_its_input_moves_all_that_shares_the_input_bytes():
+    """A stage's last op may write row r where input row r-1 was (the planner then starts the
+    buffer before the input); an in-place ADD before the stage shares those bytes, and its
+    input must move with its output (once, only the output moved: the ADD wrote one row ahead
+    of what it read)."""
+    graph = small_imagenet_style()
+    board = {**load_board("host"), "stream_input": True, "max_overhead": 0.15}
+    result = verify_host(graph, write_tflite(graph), runs=2, board=board)
+    plan = result.lowered.plan
+    assert any(t in c.stage.overlap for c in result.lowered.stages for t in c.stage.overlap)
+    streamed = {i for c in result.lowered.stages for i in c.stage.ops}
+    for i, op in enumerate(graph.ops):
+        if op.type == "ADD" and i not in streamed:
+            buf = next(b for b in plan.buffers if op.outputs[0] in b.tensors)
+            for t in op.inputs:
+                if t in buf.tensors:   # computed in place
+                    assert plan.tensor_offset(t) == plan.tensor_offset(op.outputs[0])
+    assert all(r.bit_exact for r in result.runs), result.project_dir

@@ -46,8 +46,11 @@ def app_sources(protocol: str = "tinyrt") -> list[Path]:
 
 def is_training(project_dir: str | os.PathLike) -> bool:
     return (Path(project_dir) / TRAIN_SOURCE).is_file()
-CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections",
-          "-fno-common", "-g")
+
+
+# -pipe: no intermediate assembly file in the temp folder (a build stopped by Ctrl-C left one)
+CFLAGS = ("-std=c99", "-pipe", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
+          "-fdata-sections", "-fno-common", "-g")
 # The model at -O2 without the scheduling pass before register allocation: it moves loads ahead
 # of the SIMD kernels' 14-register inline asm and leaves it no register ("impossible
 # constraints" in large models); the pass after allocation still schedules for the pipeline.

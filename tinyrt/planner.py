@@ -229,7 +229,11 @@ def buffers(graph: Graph, order: list[int], scratch: dict[int, int] | None = Non
                               and _dies_at(graph, owner[src], s))))
             if reuse:
                 b = owner[src]
-                b.size = max(b.size, graph.t(t).nbytes)   # a widening conversion grows it
+                # the output lands where the input is (which may be inside the buffer: a
+                # stage's output written over an earlier input)
+                if src in b.within:
+                    b.within[t] = b.within[src]
+                b.size = max(b.size, b.within.get(t, 0) + graph.t(t).nbytes)
                 b.tensors.append(t)
                 b.last = max(b.last, live_until(t), s)
                 owner[t] = b
@@ -253,10 +257,12 @@ def _stage_outputs(graph: Graph, stage, op, span, live_until, owner) -> list[Buf
         if t in stage.overlap:   # written over the stage's input, behind its read front
             src, delta = stage.overlap[t]
             b = owner[src]
-            shift = max(0, -delta)   # an output that must start before the input does
-            b.within = {**{k: v + shift for k, v in b.within.items()}, src: shift,
-                        t: delta + shift}
-            b.size = max(b.size + shift, delta + shift + graph.t(t).nbytes)
+            at = b.within.get(src, 0) + delta     # where the output starts in the buffer
+            shift = max(0, -at)   # an output that must start before the buffer does
+            # every tensor of the buffer moves, also those at its start (no within entry):
+            # an in-place op before the stage shares the input's bytes
+            b.within = {**{k: b.within.get(k, 0) + shift for k in b.tensors}, t: at + shift}
+            b.size = max(b.size + shift, at + shift + graph.t(t).nbytes)
             b.tensors.append(t)
             b.last = max(b.last, span[1], live_until(t))
             owner[t] = b
