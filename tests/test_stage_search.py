@@ -91,3 +91,20 @@ def test_a_stage_output_placed_before_its_input_moves_all_that_shares_the_input_
                 if t in buf.tensors:   # computed in place
                     assert plan.tensor_offset(t) == plan.tensor_offset(op.outputs[0])
     assert all(r.bit_exact for r in result.runs), result.project_dir
+
+
+@pytest.mark.parametrize("resolution,width,overhead,features", [
+    (40, 0.35, 0.0, []), (48, 0.5, 0.15, ["dsp"]), (56, 0.35, 0.3, []),
+    (64, 0.5, 0.15, []), (72, 0.35, 0.15, ["dsp"]),
+])
+def test_every_plan_the_search_makes_runs_bit_exact(resolution, width, overhead, features):
+    """Whatever stages, cuts, strips and overlaps the search picks, the bytes are TFLite's
+    (a plan check alone cannot see a tensor placed wrong inside a buffer it shares)."""
+    graph = mobilenet.mobilenet_v2(resolution, width, 10, mobilenet.MOBILENET_V2_KXK,
+                                   float_input=False)
+    board = {**load_board("host"), "features": features, "stream_input": True,
+             "max_overhead": overhead}
+    result = verify_host(graph, write_tflite(graph), runs=1, board=board,
+                         extra_cflags=["-DTINYRT_ACLE_PORTABLE"] if features else [])
+    assert len(result.lowered.stages) >= 2
+    assert all(r.bit_exact for r in result.runs), result.project_dir
