@@ -30,6 +30,23 @@ def require_quant(graph: Graph, op: Op, *tensors: int) -> None:
                                 ["convert with full-integer quantisation"])
 
 
+def require_weight_scales(w: Tensor, axis: int, count: int) -> None:
+    """Per-channel weights must carry one scale per output channel, along ``axis``."""
+    if w.quant.per_channel and (w.quant.axis != axis or w.quant.scale.size != count):
+        raise UnsupportedOp(f"weights are quantised along dimension {w.quant.axis} with "
+                            f"{w.quant.scale.size} scales; expected {count} along {axis}")
+
+
+def require_bias(graph: Graph, op: Op, count: int, what: str) -> None:
+    """An optional third input, constant, with one value per output (``what`` names them)."""
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = graph.t(op.inputs[2])
+        if b.data is None:
+            raise UnsupportedOp("bias is not constant", ["freeze the bias into the model"])
+        if b.size != count:
+            raise UnsupportedOp(f"bias has {b.size} values for {count} {what}")
+
+
 def scale(t: Tensor) -> float:
     """The per-tensor scale of an activation. Zero (or less) would divide by zero in every
     multiplier derived from it: refused, naming the tensor."""

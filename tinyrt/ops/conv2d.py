@@ -12,8 +12,8 @@ from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const, Scratch
 from .geometry import Window, window
-from .common import (act_range, channel_multipliers, folded_bias, require_dtypes, require_quant,
-                     zero_point)
+from .common import (act_range, channel_multipliers, folded_bias, require_bias, require_dtypes,
+                     require_quant, require_weight_scales, zero_point)
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
@@ -32,15 +32,8 @@ def check_conv_like(graph: Graph, op: Op, channel_axis: int, out_c: int) -> None
         raise UnsupportedOp(f"weights have rank {len(w.shape)}; 4 is required")
     if np.any(w.quant.zero_point != 0):
         raise UnsupportedOp("weights have a non-zero zero point (int8 weights are symmetric)")
-    if w.quant.per_channel and (w.quant.axis != channel_axis or w.quant.scale.size != out_c):
-        raise UnsupportedOp(f"weights are quantised along dimension {w.quant.axis} with "
-                            f"{w.quant.scale.size} scales; expected {out_c} along {channel_axis}")
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        b = graph.t(op.inputs[2])
-        if b.data is None:
-            raise UnsupportedOp("bias is not constant", ["freeze the bias into the model"])
-        if b.size != out_c:
-            raise UnsupportedOp(f"bias has {b.size} values for {out_c} output channels")
+    require_weight_scales(w, channel_axis, out_c)
+    require_bias(graph, op, out_c, "output channels")
     if op.attrs.get("activation", "NONE") not in ACTIVATIONS:
         raise UnsupportedOp(f"fused activation {op.attrs['activation']} is not supported")
 

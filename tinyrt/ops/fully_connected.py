@@ -7,8 +7,8 @@ import numpy as np
 from ..errors import UnsupportedOp
 from ..ir import Graph, Op
 from . import Buf, Call, Const
-from .common import (act_range, channel_multipliers, folded_bias, require_dtypes, require_quant,
-                     zero_point)
+from .common import (act_range, channel_multipliers, folded_bias, require_bias, require_dtypes,
+                     require_quant, require_weight_scales, zero_point)
 
 
 def check(graph: Graph, op: Op) -> None:
@@ -32,21 +32,14 @@ def _check_shapes(graph: Graph, op: Op) -> None:
     if len(w.shape) != 2 or 0 in w.shape:
         raise UnsupportedOp(f"weights have shape {list(w.shape)}; [outputs, inputs] is required")
     out_depth, in_depth = w.shape
-    if w.quant.per_channel and (w.quant.axis != 0 or w.quant.scale.size != out_depth):
-        raise UnsupportedOp(f"weights are quantised along dimension {w.quant.axis} with "
-                            f"{w.quant.scale.size} scales; expected {out_depth} along 0")
+    require_weight_scales(w, 0, out_depth)
     size = graph.t(op.inputs[0]).size
     if size % in_depth:
         raise UnsupportedOp(f"input has {size} values, not a whole number of rows of {in_depth}")
     if graph.t(op.outputs[0]).size != size // in_depth * out_depth:
         raise UnsupportedOp(f"output has {graph.t(op.outputs[0]).size} values; "
                             f"{size // in_depth} rows of {out_depth} are computed")
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        b = graph.t(op.inputs[2])
-        if b.data is None:
-            raise UnsupportedOp("bias is not constant", ["freeze the bias into the model"])
-        if b.size != out_depth:
-            raise UnsupportedOp(f"bias has {b.size} values for {out_depth} outputs")
+    require_bias(graph, op, out_depth, "outputs")
 
 
 def _dims(graph: Graph, op: Op) -> tuple[int, int, int]:
