@@ -67,9 +67,14 @@ def small_cnn(seed: int = 0, classes: int = 5):
     h = _pool(m, h, "MAX_POOL_2D", (2, 2), 1, "SAME")
     h = _conv(m, rng, h, 10, 1, 1, "SAME", "RELU")
     h = _pool(m, h, "AVERAGE_POOL_2D", (3, 3), 2, "SAME")
+    return _classifier(m, rng, h, classes, zero_point=0)
+
+
+def _classifier(m, rng, h: int, classes: int, zero_point: int):
+    """RESHAPE to [1, N] (with ``zero_point``), FULLY_CONNECTED to ``classes``, SOFTMAX."""
     flat_n = int(np.prod(m.tensors[h].shape))
     shape = m.const(np.array([1, flat_n]), "int32")
-    f = m.tensor((1, flat_n), scale=ACT_SCALE, zero_point=0)
+    f = m.tensor((1, flat_n), scale=ACT_SCALE, zero_point=zero_point)
     m.op("RESHAPE", [h, shape], [f], new_shape=[1, flat_n])
     wt = _weights(m, rng, (classes, flat_n), 0, flat_n, per_channel=False)
     logits = m.tensor((1, classes), scale=0.1, zero_point=0)
@@ -90,13 +95,4 @@ def gap_cnn(seed: int = 1, classes: int = 4):
     h = _conv(m, rng, h, 6, 3, 2, "SAME", "RELU6")
     _, oh, ow, _ = m.tensors[h].shape
     h = _pool(m, h, "AVERAGE_POOL_2D", (oh, ow), oh, "VALID")
-    shape = m.const(np.array([1, 6]), "int32")
-    f = m.tensor((1, 6), scale=ACT_SCALE, zero_point=int(m.tensors[h].quant.zero_point[0]))
-    m.op("RESHAPE", [h, shape], [f], new_shape=[1, 6])
-    wt = _weights(m, rng, (classes, 6), 0, 6, per_channel=False)
-    logits = m.tensor((1, classes), scale=0.1, zero_point=0)
-    m.op("FULLY_CONNECTED", [f, wt, _bias(m, rng, wt, classes)], [logits],
-         activation="NONE", keep_num_dims=False)
-    prob = m.tensor((1, classes), scale=1 / 256, zero_point=-128)
-    m.op("SOFTMAX", [logits], [prob], beta=1.0)
-    return m.graph([prob])
+    return _classifier(m, rng, h, classes, int(m.tensors[h].quant.zero_point[0]))
