@@ -71,7 +71,8 @@ def split(graph: Graph, plan, caps: list[int]):
     for b in bufs:
         if pack_quick([*fast, b], align) <= caps[0]:
             fast.append(b)
-    slow = [b for b in bufs if all(b is not f for f in fast)]
+    in_fast = {id(b) for b in fast}
+    slow = [b for b in bufs if id(b) not in in_fast]
     first = -(-pack_best(fast, align) // align) * align if fast else 0
     second = pack_best(slow, align) if slow else 0
     if first > caps[0] or second > caps[1]:
@@ -80,14 +81,12 @@ def split(graph: Graph, plan, caps: list[int]):
                           ["patch-based planning (--patch auto) shrinks the arena"])
     for b in slow:
         b.offset += first
-    by_id = {id(b): b for b in fast + slow}
-    return dataclasses.replace(plan, buffers=[by_id[id(b)] for b in bufs],
-                               arena_bytes=first + second, regions=[first, second])
+    return dataclasses.replace(plan, buffers=bufs, arena_bytes=first + second,
+                               regions=[first, second])
 
 
 def locate(plan, offset: int) -> tuple[str, int]:
     """The C array and the offset in it of arena offset ``offset``."""
-    regions = getattr(plan, "regions", None) or [plan.arena_bytes]
-    if len(regions) > 1 and offset >= regions[0]:
-        return ARENAS[1], offset - regions[0]
+    if len(plan.regions) > 1 and offset >= plan.regions[0]:
+        return ARENAS[1], offset - plan.regions[0]
     return ARENAS[0], offset
