@@ -131,14 +131,12 @@ def _simulate(graph: Graph, ops: list[int], read: tuple[int, ...], tiles: int,
     """stream.simulate, remembered across the search's rounds (each round tries the stages
     around the new peak again, mostly the same ones)."""
     key = (tuple(ops), read, tiles)
-    if memo is None or key not in memo:
+    memo = {} if memo is None else memo
+    if key not in memo:
         try:
-            stage = stream.simulate(graph, ops, read, tiles)
+            memo[key] = stream.simulate(graph, ops, read, tiles)
         except ValueError as e:
-            stage = e
-        if memo is None:
-            memo = {}
-        memo[key] = stage
+            memo[key] = e
     if isinstance(memo[key], ValueError):
         raise memo[key]
     return memo[key]
